@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make demo   render, validate and report a demo overlay, then a short CPU training run
+#   make test   the whole test suite
+# Both install what they need first; a second run installs nothing.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools/bin
+
+# Pinned tool versions (Go modules; release archives with checksums in scripts/tool-checksums.txt).
+KUSTOMIZE_VERSION := v5.7.1
+KUBECONFORM_VERSION := v0.8.0
+
+.PHONY: help setup tools venv demo test clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: venv tools ## install the Python environment and the pinned tools
+
+venv: $(VENV)/.installed ## Python virtual environment with the pinned requirements
+$(VENV)/.installed: requirements.txt trainer/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	touch $@
+
+tools: ## kustomize and kubeconform at pinned versions, into .tools/bin
+	@scripts/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
+	@scripts/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
+
+demo: setup ## the main job on an embedded default, no cluster needed
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/nautilus demo
+
+test: setup ## the whole test suite
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python -m pytest
+
+clean: ## remove the environment and tools
+	rm -rf $(VENV) .tools

@@ -1,0 +1,1 @@
+"""The `nautilus` command: scaffold, render, validate and report Kustomize overlays for NRP."""

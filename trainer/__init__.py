@@ -1,0 +1,1 @@
+"""The trainer image's code: data stage, DDP CycleGAN training, inference."""
