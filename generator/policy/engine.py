@@ -1,0 +1,122 @@
+"""Run every rule of the table over every object, then apply waivers."""
+import re
+from functools import cache
+
+import jsonschema
+from ruamel.yaml import YAML, YAMLError
+
+from ..findings import Finding, Waiver
+from . import rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
+from .registry import CODED
+from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
+from .workload import dig, workload
+
+TRAIN_CONFIG_KEY = "train.yaml"
+
+
+def describe(text: str) -> str:
+    """A table text with its {dotted.policy.keys} filled in from policy.yaml."""
+    def value(match):
+        node = policy()
+        for key in match[1].split("."):
+            node = node[key]
+        return ", ".join(node) if isinstance(node, (list, dict)) else str(node)
+    return re.sub(r"\{([a-z_]+(?:\.[a-z_]+)*)\}", value, text)
+
+
+@cache
+def _validator(rule_id: str):
+    schema = rule_schemas()
+    return jsonschema.Draft202012Validator({"$id": schema["$id"], "$ref": f"#/$defs/{rule_id}", "$defs": schema["$defs"]})
+
+
+def _schema_details(rule: Rule, instance) -> list[str]:
+    error = jsonschema.exceptions.best_match(_validator(rule.id).iter_errors(instance))
+    if error is None:
+        return []
+    where = error.json_path.removeprefix("$").lstrip(".")
+    text = error.message
+    if len(text) > 80:  # anyOf and pattern errors quote whole subtrees: say what was wanted instead
+        wanted = error.schema.get("description", "what the rule asks") if isinstance(error.schema, dict) else "what the rule asks"
+        text = f"is not {wanted}"
+    return [f"{where}: {text}" if where else text]
+
+
+def _details(rule: Rule, target, owner) -> list[str]:
+    if rule.check == "schema":
+        return _schema_details(rule, target)
+    return list(CODED[rule.id](target, owner))
+
+
+def _train_config(obj: dict) -> list[str]:
+    if obj.get("kind") != "ConfigMap" or TRAIN_CONFIG_KEY not in (obj.get("data") or {}):
+        return []
+    try:
+        config = YAML(typ="safe").load(obj["data"][TRAIN_CONFIG_KEY])
+    except YAMLError as exc:
+        return [f"{TRAIN_CONFIG_KEY} is not valid YAML ({getattr(exc, 'problem', exc)})"]
+    validator = jsonschema.Draft202012Validator(train_config_schema())
+    return [f"{TRAIN_CONFIG_KEY} {e.json_path.removeprefix('$').lstrip('.') or '(top)'}: {e.message}"
+            for e in sorted(validator.iter_errors(config), key=lambda e: e.json_path)]
+
+
+def _waiver_problems(obj: dict) -> list[str]:
+    prefix = annotation("waiver_prefix")
+    problems = []
+    for key, reason in (dig(obj, "metadata", "annotations", default={}) or {}).items():
+        if key.startswith(prefix):
+            rule_id = key.removeprefix(prefix)
+            if rule_id not in rules() or rule_id == "waiver-reason":
+                problems.append(f"{key} names no rule that can be waived")
+            elif not str(reason or "").strip():
+                problems.append(f"{key} has no reason")
+    return problems
+
+
+def object_details(obj: dict) -> list[tuple[Rule, str]]:
+    """(rule, detail) for every violation in one object, before waivers."""
+    table, kind = rules(), obj.get("kind", "")
+    found = [(table["train-config"], d) for d in _train_config(obj)]
+    found += [(table["waiver-reason"], d) for d in _waiver_problems(obj)]
+    owned = workload(obj)
+    for rule in table.values():
+        if rule.check not in ("schema", "code") or not rule.applies_to(kind):
+            continue
+        if rule.target == "object":
+            found += [(rule, d) for d in _details(rule, obj, None)]
+        elif owned and rule.target == "pod":
+            found += [(rule, d) for d in _details(rule, owned.pod if rule.check == "schema" else owned, owned)]
+        elif owned and rule.target == "container":
+            for container in owned.containers():
+                found += [(rule, f"container {container.get('name')}: {d}") for d in _details(rule, container, owned)]
+    return found
+
+
+def message(rule: Rule, detail: str) -> str:
+    return f"{detail}; {describe(rule.fix)}"
+
+
+def evaluate(sources) -> list[Finding]:
+    findings = []
+    for source in sources:
+        for obj in source.docs:
+            name = dig(obj, "metadata", "name", default="") or ""
+            for rule, detail in object_details(obj):
+                findings.append(Finding(source.label, obj.get("kind", ""), name, rule.id, rule.severity,
+                                        message(rule, detail), source.file))
+    return findings
+
+
+def apply_waivers(findings: list[Finding], sources) -> tuple[list[Finding], list[Waiver]]:
+    """Findings minus those waived by a reasoned annotation on their object; the waivers used."""
+    prefix = annotation("waiver_prefix")
+    notes = {(s.label, o.get("kind"), dig(o, "metadata", "name", default="")): dig(o, "metadata", "annotations", default={}) or {}
+             for s in sources for o in s.docs}
+    kept, used = [], set()
+    for finding in findings:
+        reason = str(notes.get((finding.source, finding.kind, finding.name), {}).get(prefix + finding.rule) or "").strip()
+        if reason and finding.rule != "waiver-reason":
+            used.add(Waiver(finding.source, finding.kind, finding.name, finding.rule, reason))
+        else:
+            kept.append(finding)
+    return kept, sorted(used)

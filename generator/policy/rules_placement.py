@@ -1,0 +1,95 @@
+"""Coded rules on where and how long pods run: GPU gates, priority, taints, nodes, runtime, sleeping."""
+from .registry import coded
+from .sleep import idle_reason
+from .table import annotation, policy
+from .workload import Workload, dig, resources
+
+
+def _acknowledged(w: Workload, name: str) -> bool:
+    return bool(str(w.annotations.get(annotation(name)) or "").strip())
+
+
+@coded("gpu-gated")
+def gpu_gated(w: Workload, _):
+    gated = {name for name, info in policy()["gpu"]["special_resources"].items() if info.get("gated")}
+    opportunistic = w.pod.get("priorityClassName") in policy()["priority_classes"]["opportunistic"]
+    if opportunistic or _acknowledged(w, "gpu_quota"):
+        return
+    for container in w.containers():
+        for name in sorted(gated & (set(resources(container, "requests")) | set(resources(container, "limits")))):
+            quota = policy()["gpu"]["special_resources"][name]["quota"]
+            yield f"container {container.get('name')} asks for gated {name} ({quota})"
+
+
+@coded("priority-class")
+def priority_class(w: Workload, _):
+    name = w.pod.get("priorityClassName")
+    allowed = policy()["priority_classes"]["allowed"]
+    if name is not None and name not in allowed:
+        yield f"priorityClassName {name} is not one of {', '.join(allowed)}"
+
+
+@coded("toleration-forbidden")
+def toleration_forbidden(w: Workload, _):
+    forbidden = policy()["taints"]["forbidden"]
+    for toleration in w.pod.get("tolerations") or []:
+        key = toleration.get("key")
+        if key in forbidden:
+            yield f"tolerates {key}"
+        elif not key and toleration.get("operator") == "Exists":
+            yield "tolerates every taint (operator Exists without a key)"
+
+
+@coded("toleration-reservation")
+def toleration_reservation(w: Workload, _):
+    for toleration in w.pod.get("tolerations") or []:
+        if toleration.get("key") in policy()["taints"]["approval_needed"] and not _acknowledged(w, "reservation"):
+            yield f"tolerates {toleration['key']} without {annotation('reservation')}"
+
+
+def _keeps_off_gpu_nodes(pod: dict) -> bool:
+    label = policy()["gpu"]["gpu_node_label"]
+    affinity = dig(pod, "affinity", "nodeAffinity", default={}) or {}
+    terms = list(dig(affinity, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", default=[]) or [])
+    terms += [p.get("preference", {}) for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    for term in terms:
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == label and (
+                    expression.get("operator") == "DoesNotExist"
+                    or (expression.get("operator") == "NotIn" and "true" in (expression.get("values") or []))):
+                return True
+    return dig(pod, "nodeSelector", label) == "false"
+
+
+@coded("cpu-off-gpu-nodes")
+def cpu_off_gpu_nodes(w: Workload, _):
+    if not w.gpus() and not _keeps_off_gpu_nodes(w.pod):
+        yield "asks for no GPU but may land on a GPU node"
+
+
+def _deadline(w: Workload):
+    return w.pod.get("activeDeadlineSeconds")
+
+
+@coded("pod-runtime")
+def pod_runtime(w: Workload, _):
+    cap = policy()["workloads"]["interactive_pod"]["max_runtime_seconds"]
+    deadline = _deadline(w)
+    if deadline is None:
+        yield f"has no activeDeadlineSeconds (NRP destroys bare pods after {cap} s)"
+    elif deadline > cap:
+        yield f"activeDeadlineSeconds {deadline} is over {cap}"
+
+
+@coded("sleep-forever")
+def sleep_forever(w: Workload, _):
+    if w.kind == "Pod":  # a bare pod may sleep when NRP's runtime bound is written down
+        deadline = _deadline(w)
+        if deadline is not None and deadline <= policy()["workloads"]["interactive_pod"]["max_runtime_seconds"]:
+            return
+    elif w.kind not in ("Job", "CronJob"):
+        return
+    for container in w.containers():
+        reason = idle_reason(list(container.get("command") or []) + list(container.get("args") or []))
+        if reason:
+            yield f"container {container.get('name')}: {reason}"

@@ -1,0 +1,124 @@
+"""Coded rules that need arithmetic over resource quantities and sums over containers."""
+from fractions import Fraction
+
+from .. import quantity
+from .registry import coded
+from .table import policy
+from .workload import Workload, dig, gpu_resources, mounts, resources
+
+
+def _cap(value) -> Fraction:
+    return quantity.parse(value)
+
+
+def _larger(w: Workload, resource: str) -> Fraction:
+    return max(w.total(resource, "requests"), w.total(resource, "limits"))
+
+
+@coded("pod-gpu-max")
+def pod_gpu_max(w: Workload, _):
+    cap = policy()["workloads"]["interactive_pod"]["max_gpus"]
+    if w.gpus() > cap:
+        yield f"asks for {w.gpus()} GPUs, a bare Pod may have at most {cap}"
+
+
+@coded("job-gpu-max")
+def job_gpu_max(w: Workload, _):
+    cap = policy()["workloads"]["job"]["max_gpus_per_pod"]
+    if w.gpus() > cap:
+        yield f"asks for {w.gpus()} GPUs per pod, a node has at most {cap}"
+
+
+@coded("deployment-gpu")
+def deployment_gpu(w: Workload, _):
+    cap = policy()["workloads"]["deployment"]["max_gpus"]
+    if w.gpus() > cap:
+        yield f"asks for {w.gpus()} GPUs, a {w.kind} may have at most {cap}"
+
+
+@coded("pod-memory-max")
+def pod_memory_max(w: Workload, _):
+    cap = policy()["workloads"]["interactive_pod"]["max_memory"]
+    if _larger(w, "memory") > _cap(cap):
+        yield f"holds {quantity.format_bytes(_larger(w, 'memory'))} of memory, a bare Pod may have at most {cap}"
+
+
+@coded("pod-cpu-max")
+def pod_cpu_max(w: Workload, _):
+    cap = policy()["workloads"]["interactive_pod"]["max_cpu"]
+    if _larger(w, "cpu") > _cap(cap):
+        yield f"holds {quantity.format_cpu(_larger(w, 'cpu'))} CPU, a bare Pod may have at most {cap}"
+
+
+def _show(resource: str, amount: Fraction) -> str:
+    return quantity.format_cpu(amount) if resource == "cpu" else quantity.format_bytes(amount)
+
+
+@coded("limit-ratio")
+def limit_ratio(container: dict, _):
+    ratio = Fraction(str(policy()["requests"]["limit_ratio_max"]))
+    requests, limits = resources(container, "requests"), resources(container, "limits")
+    for resource in ("cpu", "memory", "ephemeral-storage"):
+        request, limit = requests.get(resource), limits.get(resource)
+        if request is None and limit is None and resource == "ephemeral-storage":
+            continue
+        if request is None or limit is None:
+            missing = "request" if request is None else "limit"
+            yield f"{resource} has no {missing}"
+        elif _cap(limit) > ratio * _cap(request):
+            shown = float(_cap(limit) / _cap(request)) if _cap(request) else float("inf")
+            yield f"{resource} limit {limit} is {shown:.2f} x its request {request}, more than {float(ratio)} x"
+
+
+@coded("gpu-request-limit")
+def gpu_request_limit(container: dict, _):
+    requests, limits = resources(container, "requests"), resources(container, "limits")
+    for name in sorted(gpu_resources() & (set(requests) | set(limits))):
+        request, limit = requests.get(name), limits.get(name)
+        if request is not None and limit is not None and _cap(request) != _cap(limit):
+            yield f"{name} request {request} differs from its limit {limit}"
+        for value in (request, limit):
+            if value is not None and _cap(value).denominator != 1:
+                yield f"{name} {value} is not a whole number of GPUs"
+
+
+def _empty_dirs(w: Workload, memory: bool):
+    for volume in w.pod.get("volumes") or []:
+        empty_dir = volume.get("emptyDir")
+        if isinstance(empty_dir, dict) and (empty_dir.get("medium") == "Memory") == memory:
+            yield volume["name"], empty_dir
+
+
+@coded("shm-size-limit")
+def shm_size_limit(w: Workload, _):
+    for name, empty_dir in _empty_dirs(w, memory=True):
+        size = empty_dir.get("sizeLimit")
+        if size is None:
+            yield f"memory emptyDir {name} has no sizeLimit"
+            continue
+        for container in mounts(w.pod, name):
+            limit = resources(container, "limits").get("memory")
+            if limit is None or _cap(size) >= _cap(limit):
+                yield (f"memory emptyDir {name} ({size}) is not inside the memory limit ({limit or 'none'}) "
+                       f"of container {container.get('name')}")
+
+
+@coded("scratch-request")
+def scratch_request(w: Workload, _):
+    for name, _dir in _empty_dirs(w, memory=False):
+        for container in mounts(w.pod, name):
+            if "ephemeral-storage" not in resources(container, "requests"):
+                yield f"container {container.get('name')} mounts emptyDir {name} without an ephemeral-storage request"
+
+
+@coded("scratch-max")
+def scratch_max(w: Workload, _):
+    cap = policy()["scratch"]["max_ephemeral_storage"]
+    for name, empty_dir in _empty_dirs(w, memory=False):
+        if empty_dir.get("sizeLimit") is not None and _cap(empty_dir["sizeLimit"]) > _cap(cap):
+            yield f"emptyDir {name} sizeLimit {empty_dir['sizeLimit']} is over {cap}"
+    for container in w.containers():
+        for side in ("requests", "limits"):
+            value = dig(container, "resources", side, "ephemeral-storage")
+            if value is not None and _cap(value) > _cap(cap):
+                yield f"container {container.get('name')} ephemeral-storage {side[:-1]} {value} is over {cap}"
