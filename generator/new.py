@@ -1,0 +1,89 @@
+"""`nautilus new` (one project's overlay) and `nautilus init` (the bases, into another repository)."""
+import shutil
+from pathlib import Path
+
+import click
+
+from . import scaffold, yamlio
+from .atomic import check_parent, replace_folders
+from .errors import UsageError
+from .paths import BASE, OVERLAYS, POLICY
+
+_DEFAULTS = scaffold.defaults()
+
+
+@click.command()
+@click.argument("name")
+@click.option("--namespace", required=True, help="Your NRP namespace (kubectl config view --minify).")
+@click.option("--gpus", default=str(_DEFAULTS["gpus"]), show_default=True, help="GPUs per pod, 0-8 (at most 2 with --dev-pod).")
+@click.option("--gpu-product", "gpu_products", multiple=True, help="nvidia.com/gpu.product value; repeat for several.")
+@click.option("--allow-unknown-product", is_flag=True, help="Accept a --gpu-product not yet in schemas/policy.yaml.")
+@click.option("--gpu-resource", default="nvidia.com/gpu", show_default=True, help="GPU resource name, e.g. nvidia.com/a100.")
+@click.option("--gpu-quota", help="How the namespace has quota for a gated GPU resource (a100, h100, ...).")
+@click.option("--cpu", default=_DEFAULTS["cpu"], show_default=True, help="CPU request per pod.")
+@click.option("--memory", default=_DEFAULTS["memory"], show_default=True, help="Memory request per pod, /dev/shm included.")
+@click.option("--shm", default=_DEFAULTS["shm"], show_default=True, help="/dev/shm size (memory).")
+@click.option("--scratch", default=_DEFAULTS["scratch"], show_default=True, help="/scratch size (ephemeral storage).")
+@click.option("--storage", default=_DEFAULTS["storage"], show_default=True, help="Volume size.")
+@click.option("--storage-class", default=_DEFAULTS["storage_class"], show_default=True, help="Volume storage class.")
+@click.option("--image", default=_DEFAULTS["image"], show_default=True, help="Trainer image with a pinned tag.")
+@click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
+@click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
+@click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
+@click.option("--force", is_flag=True, help="Replace an existing overlay.")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=OVERLAYS, show_default=True,
+              help="Folder that receives the overlay.")
+def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, cpu, memory, shm,
+        scratch, storage, storage_class, image, dataset, nodes, dev_pod, force, output_dir):
+    """Write overlays/NAME/: kustomization, train.yaml and patches for one project.
+
+    \b
+    Example:
+      nautilus new myproject --namespace gp-engine-lab --gpus 2 --gpu-product NVIDIA-A10
+      kubectl apply -k overlays/myproject
+    """
+    policy = yamlio.load(POLICY)
+    project = scaffold.Project(
+        name=name, namespace=namespace,
+        gpus=scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1"),
+        gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, cpu=cpu, memory=memory,
+        shm=shm, scratch=scratch, storage=storage, storage_class=storage_class, image=image, dataset=dataset,
+        nodes=scaffold.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),
+        dev_pod=dev_pod)
+    scaffold.check(project, policy, allow_unknown_product)
+    check_parent(output_dir)
+    dev = f"{name}.dev"
+    for folder in (name, dev) if dev_pod else (name,):
+        if (output_dir / folder).exists() and not force:
+            raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")
+    writers = {name: lambda folder: scaffold.overlay(project, policy, folder)}
+    if dev_pod:
+        writers[dev] = lambda folder: scaffold.dev_overlay(project, folder)
+    stale = (dev,) if force and not dev_pod and (output_dir / dev).exists() else ()
+    replace_folders(output_dir, writers, remove=stale)
+    modes = policy["storage_classes"][storage_class]
+    if "ReadWriteMany" not in modes:
+        click.echo(f"warning: {storage_class} is ReadWriteOnce: the data and train Jobs cannot use it at once on "
+                   "different nodes; run the data stage to completion first", err=True)
+    click.echo(f"wrote {output_dir / name}" + (f" and {output_dir / dev}" if dev_pod else ""))
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing base/ folder.")
+def init(directory, force):
+    """Write the Kustomize bases (base/) and an empty overlays/ into another repository.
+
+    \b
+    Example:
+      nautilus init ../my-research-repo
+      cd ../my-research-repo && nautilus new myproject --namespace gp-engine-lab --output-dir overlays
+    """
+    check_parent(directory)
+    if (directory / "base").exists() and not force:
+        raise UsageError(f"{directory / 'base'} already exists", "pass --force to replace it")
+    writers = {"base": lambda folder: shutil.copytree(BASE, folder, dirs_exist_ok=True)}
+    if not (directory / "overlays").exists():
+        writers["overlays"] = lambda folder: (folder / ".gitkeep").touch()
+    replace_folders(directory, writers)
+    click.echo(f"wrote {directory / 'base'} and {directory / 'overlays'}")

@@ -1,0 +1,238 @@
+"""`nautilus new`: check a project's options against NRP policy, then fill the overlay templates."""
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from . import quantity, yamlio
+from .errors import UsageError
+from .paths import BASE, SCHEMAS
+
+TEMPLATES = Path(__file__).parent / "templates"
+DEFAULTS = Path(__file__).parent / "defaults.yaml"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_MAX = 63
+MI = 2**20
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    namespace: str
+    gpus: int
+    gpu_products: tuple[str, ...]
+    gpu_resource: str
+    gpu_quota: str | None
+    cpu: str
+    memory: str
+    shm: str
+    scratch: str
+    storage: str
+    storage_class: str
+    image: str
+    dataset: str
+    nodes: int
+    dev_pod: bool
+
+
+def defaults() -> dict:
+    return dict(yamlio.load(DEFAULTS))
+
+
+def count(option: str, text, low: int, high: int, fix: str) -> int:
+    """A whole number in [low, high] from the command line (`1.5`, `abc`, `-1` rejected)."""
+    if not re.fullmatch(r"\d+", str(text)) or not low <= int(text) <= high:
+        raise UsageError(f"{option} {text!r} is not a whole number from {low} to {high}", fix)
+    return int(text)
+
+
+def amount(option: str, text: str, example: str) -> Fraction:
+    try:
+        value = quantity.parse(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a Kubernetes quantity", f"write it like {example}") from None
+    if value <= 0:
+        raise UsageError(f"{option} {text!r} must be more than zero", f"write it like {example}")
+    return value
+
+
+def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
+    """Every rule a fresh overlay must meet; the first one broken is a UsageError."""
+    check_names(p, policy)
+    gpu = policy["gpu"]
+    cpu = amount("--cpu", p.cpu, "8 or 1500m")
+    memory = amount("--memory", p.memory, "16Gi")
+    shm = amount("--shm", p.shm, "8Gi")
+    scratch = amount("--scratch", p.scratch, "20Gi")
+    amount("--storage", p.storage, "50Gi")
+    if shm >= memory:
+        raise UsageError(f"--shm {p.shm} is not below --memory {p.memory} (/dev/shm counts inside the memory limit)",
+                         "raise --memory or lower --shm")
+    max_scratch = quantity.parse(policy["scratch"]["max_ephemeral_storage"])
+    if scratch > max_scratch:
+        raise UsageError(f"--scratch {p.scratch} is above NRP's {policy['scratch']['max_ephemeral_storage']} per container",
+                         "keep large data on the volume (--storage) and scratch at most that")
+    if p.storage_class not in policy["storage_classes"]:
+        raise UsageError(f"unknown storage class {p.storage_class!r}",
+                         f"use one of {', '.join(policy['storage_classes'])}")
+    if p.gpu_resource != gpu["resource"] and p.gpu_resource not in gpu["special_resources"]:
+        raise UsageError(f"unknown GPU resource {p.gpu_resource!r}",
+                         f"use {gpu['resource']} or one of {', '.join(gpu['special_resources'])}")
+    special = gpu["special_resources"].get(p.gpu_resource, {})
+    if special.get("gated") and p.gpus and not p.gpu_quota:
+        raise UsageError(f"{p.gpu_resource} needs a namespace quota ({special['quota']})",
+                         "state how this namespace has it with --gpu-quota '<how>'")
+    if p.gpu_products and not p.gpus:
+        raise UsageError("--gpu-product given with --gpus 0", "ask for at least one GPU or drop --gpu-product")
+    unknown = [product for product in p.gpu_products if product not in gpu["products"]]
+    if unknown and not allow_unknown_product:
+        raise UsageError(f"unknown GPU product {unknown[0]!r}",
+                         "use a value of `kubectl get nodes -L nvidia.com/gpu.product` listed in schemas/policy.yaml, "
+                         "or pass --allow-unknown-product")
+    if p.dev_pod:
+        check_dev_pod(p, policy, cpu, memory)
+    split_image(p.image)
+    pattern = json.loads((SCHEMAS / "train-config.schema.json").read_text())["properties"]["dataset"]["properties"]["name"]["pattern"]
+    if not re.fullmatch(pattern, p.dataset):
+        raise UsageError(f"--dataset {p.dataset!r} is not a dataset name", "use letters, digits, dots, dashes, e.g. horse2zebra")
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of a pinned image reference; UsageError without a tag or with `latest`."""
+    rest, _, digest = image.partition("@")
+    name, colon, tag = rest.rpartition(":")
+    if not colon or "/" in tag:
+        name, tag = rest, ""
+    if digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or not (tag or digest) or tag == "latest" or not name:
+        raise UsageError(f"--image {image!r} is not pinned to a version", "name a tag other than latest, e.g. registry/group/trainer:v1.2.0")
+    return name, tag, digest
+
+
+def check_names(p: Project, policy: dict) -> None:
+    for option, value in (("NAME", p.name), ("--namespace", p.namespace)):
+        if not DNS_LABEL.match(value) or len(value) > LABEL_MAX:
+            raise UsageError(f"{option} {value!r} is not a DNS-1123 label",
+                             "use at most 63 lowercase letters, digits and dashes, starting and ending alphanumeric")
+    names = [f"{p.name}-{base}" for base in defaults()["label_names"]]
+    if p.nodes > 1:  # an indexed pod's hostname is <job>-<index>; the headless Service needs a leading letter
+        names.append(f"{p.name}-{defaults()['multinode_name']}-{p.nodes - 1}")
+        if not p.name[0].isalpha():
+            raise UsageError(f"NAME {p.name!r} must start with a letter with --nodes (it names a Service)",
+                             "start the name with a letter")
+    longest = max(names, key=len)
+    if len(longest) > LABEL_MAX:
+        raise UsageError(f"NAME {p.name!r} makes {longest!r} {len(longest)} characters long, above Kubernetes' {LABEL_MAX}",
+                         f"shorten NAME by {len(longest) - LABEL_MAX} characters")
+
+
+def check_dev_pod(p: Project, policy: dict, cpu: Fraction, memory: Fraction) -> None:
+    pod = policy["workloads"]["interactive_pod"]
+    ratio = Fraction(str(policy["requests"]["generator_limit_ratio"]))
+    if p.gpus > pod["max_gpus"]:
+        raise UsageError(f"--gpus {p.gpus} with --dev-pod: NRP allows {pod['max_gpus']} GPUs in an interactive pod",
+                         f"use --gpus {pod['max_gpus']} or less, or drop --dev-pod")
+    if cpu * ratio > pod["max_cpu"] or memory * ratio > quantity.parse(pod["max_memory"]):
+        raise UsageError(f"--cpu {p.cpu} / --memory {p.memory} with --dev-pod: the interactive pod's limits pass NRP's "
+                         f"{pod['max_cpu']} CPU / {pod['max_memory']}", "lower --cpu/--memory or drop --dev-pod")
+
+
+def limits(request: str, ratio: Fraction, kind: str) -> str:
+    """request x ratio, rounded down to whole millicores or MiB (never below the request)."""
+    value = quantity.parse(request)
+    if kind == "cpu":
+        return quantity.format_cpu(max(value, Fraction(math.floor(value * ratio * 1000), 1000)))
+    return quantity.format_bytes(max(value, Fraction(math.floor(value * ratio / MI) * MI)))
+
+
+def container_resources(p: Project, ratio: Fraction, gpus: int) -> dict:
+    requests = {"cpu": p.cpu, "memory": p.memory, "ephemeral-storage": p.scratch}
+    result = {
+        "requests": {key: yamlio.text(value) for key, value in requests.items()},
+        "limits": {key: yamlio.text(limits(value, ratio, "cpu" if key == "cpu" else "bytes"))
+                   for key, value in requests.items()},
+    }
+    if gpus:
+        for side in result.values():
+            side[p.gpu_resource] = gpus
+    return result
+
+
+def overlay(p: Project, policy: dict, folder: Path) -> None:
+    """Write the project's overlay files into folder."""
+    base = Path(os.path.relpath(BASE, folder.parent / p.name))
+    ratio = Fraction(str(policy["requests"]["generator_limit_ratio"]))
+    kustomization = yamlio.load(TEMPLATES / "overlay/kustomization.yaml")
+    kustomization["namespace"] = p.namespace
+    kustomization["namePrefix"] = f"{p.name}-"
+    kustomization["labels"][0]["pairs"]["app.kubernetes.io/instance"] = p.name
+    for index, path in enumerate(kustomization["resources"]):
+        kustomization["resources"][index] = path.replace("BASE", str(base))
+    components = [name for name, wanted in (("cpu-only", not p.gpus), ("multinode", p.nodes > 1),
+                                             ("gpu-resource", p.gpus and p.gpu_resource != policy["gpu"]["resource"]))
+                  if wanted]
+    kustomization["components"] = [str(base / "components" / name) for name in components]
+    name, tag, digest = split_image(p.image)
+    kustomization["images"][0]["newName"] = name
+    if digest:
+        del kustomization["images"][0]["newTag"]
+        kustomization["images"][0]["digest"] = digest
+    else:
+        kustomization["images"][0]["newTag"] = tag
+    gpu_patch = bool(p.gpu_products or (p.gpus and p.gpu_quota))
+    wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1}
+    kustomization["patches"] = [entry for entry in kustomization["patches"] if wanted_patches[entry["path"]]]
+    if not components:
+        del kustomization["components"]
+    if p.nodes > 1:
+        kustomization["replacements"] = yamlio.load(TEMPLATES / "multinode-replacements.yaml")
+    yamlio.dump(kustomization, folder / "kustomization.yaml")
+
+    resources = yamlio.load(TEMPLATES / "overlay/resources.yaml")
+    spec = resources["spec"]["template"]["spec"]
+    spec["initContainers"][0]["resources"] = container_resources(p, ratio, 0)
+    spec["containers"][0]["resources"] = container_resources(p, ratio, p.gpus)
+    spec["volumes"][0]["emptyDir"]["sizeLimit"] = p.shm
+    spec["volumes"][1]["emptyDir"]["sizeLimit"] = p.scratch
+    yamlio.dump(resources, folder / "resources.yaml")
+
+    storage = yamlio.load(TEMPLATES / "overlay/storage.yaml")
+    modes = policy["storage_classes"][p.storage_class]
+    storage["spec"]["storageClassName"] = p.storage_class
+    storage["spec"]["accessModes"][0] = "ReadWriteMany" if "ReadWriteMany" in modes else modes[0]
+    storage["spec"]["resources"]["requests"]["storage"] = p.storage
+    yamlio.dump(storage, folder / "storage.yaml")
+
+    if gpu_patch:
+        gpu = yamlio.load(TEMPLATES / "overlay/gpu.yaml")
+        if p.gpu_quota:
+            gpu["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
+        else:
+            del gpu["metadata"]["annotations"]
+        if p.gpu_products:
+            gpu["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+                "nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = list(p.gpu_products)
+        else:
+            del gpu["spec"]
+        yamlio.dump(gpu, folder / "gpu.yaml")
+
+    if p.nodes > 1:
+        nodes = yamlio.load(TEMPLATES / "overlay/nodes.yaml")
+        nodes["spec"]["completions"] = p.nodes
+        yamlio.dump(nodes, folder / "nodes.yaml")
+
+    train = yamlio.load(TEMPLATES / "overlay/train.yaml")
+    train["run"] = p.name
+    train["dataset"]["name"] = p.dataset
+    yamlio.dump(train, folder / "train.yaml")
+
+
+def dev_overlay(p: Project, folder: Path) -> None:
+    """The opt-in dev pod's folder, <name>.dev, next to the project's overlay."""
+    base = Path(os.path.relpath(BASE, folder.parent / f"{p.name}.dev"))
+    kustomization = yamlio.load(TEMPLATES / "overlay-dev/kustomization.yaml")
+    kustomization["resources"][0] = f"../{p.name}"
+    kustomization["components"][0] = str(base / "components" / "dev-pod")
+    yamlio.dump(kustomization, folder / "kustomization.yaml")

@@ -1,0 +1,47 @@
+"""Shared by the manifest tests: run `nautilus`, render with the real kustomize, check with kubeconform -strict."""
+import subprocess
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from ruamel.yaml import YAML
+
+from generator import kubeconform
+from generator.cli import main
+from generator.render import render
+from generator.tools import find_tool
+
+REPO = Path(__file__).resolve().parent.parent
+K8S_VERSION = "1.33.0"
+
+
+def nautilus(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def build(overlay: Path) -> list[dict]:
+    return [doc for doc in YAML(typ="safe").load_all(render(overlay)) if doc]
+
+
+def by_kind_name(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+
+
+def kubeconform_strict(overlay: Path) -> subprocess.CompletedProcess:
+    """kubeconform -strict over the rendered overlay, offline, against kubernetes-validate's schemas."""
+    text = render(overlay)
+    docs = [doc for doc in YAML(typ="safe").load_all(text) if doc]
+    with tempfile.TemporaryDirectory() as tmp:
+        schemas = Path(tmp) / "schemas"
+        schemas.mkdir()
+        kubeconform.write_schemas({(d["apiVersion"], d["kind"]) for d in docs}, kubeconform.schema_dir(K8S_VERSION), schemas)
+        manifest = Path(tmp) / "manifest.yaml"
+        manifest.write_text(text)
+        return subprocess.run([find_tool("kubeconform"), "-strict", "-summary", "-kubernetes-version", K8S_VERSION,
+                               "-schema-location", f"{schemas}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+                               str(manifest)], capture_output=True, text=True)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under folder (hidden ones too) with its bytes: equal trees, equal dicts."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

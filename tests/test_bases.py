@@ -1,0 +1,84 @@
+"""The bases: every stage renders alone, passes kubeconform -strict and meets NRP's rules by construction."""
+from fractions import Fraction
+
+import pytest
+from ruamel.yaml import YAML
+
+from generator import quantity
+from kube_support import REPO, build, kubeconform_strict
+
+POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
+STAGES = ["storage", "data", "train"]
+DEPRECATED = {"commonLabels", "patchesStrategicMerge", "patchesJson6902", "vars", "bases", "imageTags"}
+
+
+def pod_specs(docs):
+    for doc in docs:
+        if doc["kind"] == "Job":
+            yield doc, doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "Pod":
+            yield doc, doc["spec"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_renders_alone_and_passes_kubeconform(stage):
+    result = kubeconform_strict(REPO / "base" / stage)
+    assert result.returncode == 0, result.stdout
+    for doc in build(REPO / "base" / stage):
+        labels = doc["metadata"]["labels"]
+        assert labels["nautilus.io/stage"] == labels["app.kubernetes.io/component"] == stage
+        assert labels["app.kubernetes.io/part-of"] == "nautilus-ml-template"
+
+
+def test_kustomize_v5_fields_only():
+    for path in (REPO / "base").rglob("kustomization.yaml"):
+        assert not DEPRECATED & set(YAML(typ="safe").load(path.read_text())), path
+
+
+@pytest.mark.parametrize("overlay", ["horse2zebra", "horse2zebra.dev", "monet2photo-4gpu", "horse2zebra-2node"])
+def test_every_pod_meets_nrp_rules(overlay):
+    ratio_max = Fraction(str(POLICY["requests"]["limit_ratio_max"]))
+    pods = list(pod_specs(build(REPO / "overlays" / overlay)))
+    assert pods
+    for doc, spec in pods:
+        security = spec["securityContext"]
+        assert security["runAsNonRoot"] and security["runAsUser"] == 1000
+        assert security["seccompProfile"]["type"] == "RuntimeDefault"
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["shm"]["emptyDir"]["medium"] == "Memory"
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+            requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+            for key in ("cpu", "memory", "ephemeral-storage"):
+                assert quantity.parse(requests[key]) <= quantity.parse(limits[key]) <= ratio_max * quantity.parse(requests[key])
+            gpus = {k: v for k, v in limits.items() if k.startswith("nvidia.com/")}
+            assert gpus == {k: v for k, v in requests.items() if k.startswith("nvidia.com/")}
+            mounts = {m["name"] for m in container["volumeMounts"]}
+            if "shm" in mounts:
+                assert quantity.parse(volumes["shm"]["emptyDir"]["sizeLimit"]) < quantity.parse(limits["memory"])
+            if "scratch" in mounts:
+                assert quantity.parse(volumes["scratch"]["emptyDir"]["sizeLimit"]) <= quantity.parse(requests["ephemeral-storage"])
+        if doc["kind"] == "Job":
+            job = doc["spec"]
+            assert spec["restartPolicy"] == "Never" and job["backoffLimit"] >= 0
+            assert job["ttlSecondsAfterFinished"] > 0 and job["activeDeadlineSeconds"] > 0
+            rules = job["podFailurePolicy"]["rules"]
+            assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]} in rules
+            assert any(r["action"] == "FailJob" and 2 in r["onExitCodes"]["values"] for r in rules)
+        else:
+            assert spec["activeDeadlineSeconds"] <= POLICY["workloads"]["interactive_pod"]["max_runtime_seconds"]
+            assert sum(spec["containers"][0]["resources"]["limits"].get(k, 0) for k in ("nvidia.com/gpu",)) <= 2
+
+
+def test_data_job_stays_off_gpu_nodes_and_train_prepares_first():
+    docs = {d["metadata"]["name"]: d for d in build(REPO / "overlays/horse2zebra")}
+    data = docs["horse2zebra-data"]["spec"]["template"]["spec"]
+    term = data["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+    assert term["matchExpressions"] == [{"key": POLICY["gpu"]["gpu_node_label"], "operator": "NotIn", "values": ["true"]}]
+    assert not any(k.startswith("nvidia.com/") for k in data["containers"][0]["resources"]["limits"])
+    train = docs["horse2zebra-train"]["spec"]["template"]["spec"]
+    prepare = "python -m trainer.prepare --config /etc/nautilus/train.yaml --root /data"
+    assert " ".join(train["initContainers"][0]["command"]) == " ".join(data["containers"][0]["command"]) == prepare
+    assert " ".join(train["containers"][0]["command"] + train["containers"][0]["args"]) == \
+        "torchrun --nproc-per-node=gpu -m trainer.train --config /etc/nautilus/train.yaml --root /data"

@@ -1,0 +1,108 @@
+"""`nautilus new`, `init` and `build`: a requested overlay renders right; every bad input is refused cleanly."""
+import pytest
+
+from kube_support import REPO, build, by_kind_name, kubeconform_strict, nautilus, tree
+from generator import quantity
+
+
+def test_new_two_a10_gpus_renders_and_passes_kubeconform(tmp_path):
+    result = nautilus("new", "foo", "--namespace", "gp-engine-lab", "--gpus", "2", "--gpu-product", "NVIDIA-A10",
+                      "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    check = kubeconform_strict(tmp_path / "foo")
+    assert check.returncode == 0, check.stdout
+    objects = by_kind_name(build(tmp_path / "foo"))
+    assert {name for _, name in objects} >= {"foo-storage", "foo-data", "foo-train"}
+    assert all(doc["metadata"]["namespace"] == "gp-engine-lab" for doc in objects.values())
+    pod = objects[("Job", "foo-train")]["spec"]["template"]["spec"]
+    resources = pod["containers"][0]["resources"]
+    assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == 2
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-A10"]}]}]
+    for side in ("requests", "limits"):  # /dev/shm inside the memory limit, limits within NRP's band
+        assert quantity.parse(resources[side]["memory"]) > quantity.parse(
+            next(v for v in pod["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"])
+    for key in ("cpu", "memory", "ephemeral-storage"):
+        ratio = quantity.parse(resources["limits"][key]) / quantity.parse(resources["requests"][key])
+        assert 1 <= ratio <= 1.2
+    assert not (tmp_path / "foo.dev").exists()
+
+
+def test_new_cpu_only_special_resource_and_build(tmp_path):
+    assert nautilus("new", "cpu", "--namespace", "ns", "--gpus", "0", "--output-dir", tmp_path).exit_code == 0
+    pod = by_kind_name(build(tmp_path / "cpu"))[("Job", "cpu-train")]["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
+    assert pod["containers"][0]["args"][0] == "--nproc-per-node=1"
+    assert kubeconform_strict(tmp_path / "cpu").returncode == 0
+    result = nautilus("new", "big", "--namespace", "ns", "--gpus", "2", "--gpu-resource", "nvidia.com/a100",
+                      "--gpu-quota", "A100 form, ticket 42", "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    job = by_kind_name(build(tmp_path / "big"))[("Job", "big-train")]
+    limits = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/a100"] == 2 and "nvidia.com/gpu" not in limits
+    assert job["metadata"]["annotations"]["nautilus.io/gpu-quota"] == "A100 form, ticket 42"
+    printed = nautilus("build", tmp_path / "big")
+    assert printed.exit_code == 0 and "name: big-train" in printed.output
+
+
+def test_init_writes_bases_that_render(tmp_path):
+    assert nautilus("init", tmp_path).exit_code == 0
+    assert tree(tmp_path / "base") == tree(REPO / "base")
+    assert (tmp_path / "overlays").is_dir()
+    result = nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path / "overlays")
+    assert result.exit_code == 0
+    again = nautilus("init", tmp_path)
+    assert again.exit_code == 2 and again.output.startswith("error: ")
+
+
+@pytest.mark.parametrize("args", [
+    ["Foo_1"],                                                   # not a DNS-1123 label
+    ["a" * 58],                                                  # a-...-train passes 63 characters
+    ["a" * 55, "--nodes", "100"],                                # fits alone, but pod hostname a...-train-99 is 64
+    ["1abc", "--nodes", "2"],                                    # multinode Service name needs a leading letter
+    ["p", "--namespace", "Bad_NS"],
+    ["p", "--gpus", "9"], ["p", "--gpus", "-1"], ["p", "--gpus", "1.5"], ["p", "--gpus", "abc"],
+    ["p", "--gpus", "3", "--dev-pod"],
+    ["p", "--memory", "12 GB"], ["p", "--memory", "-1"], ["p", "--cpu", "abc"], ["p", "--shm", "32Gi"],
+    ["p", "--scratch", "80Gi"], ["p", "--storage", "0"],
+    ["p", "--storage-class", "fast-ssd"],
+    ["p", "--gpu-product", "NVIDIA-B300"],
+    ["p", "--gpus", "0", "--gpu-product", "NVIDIA-A10"],
+    ["p", "--gpu-resource", "nvidia.com/a100"],                  # gated without --gpu-quota
+    ["p", "--gpu-resource", "amd.com/gpu"],
+    ["p", "--image", "ghcr.io/x/trainer"], ["p", "--image", "ghcr.io/x/trainer:latest"],
+    ["p", "--nodes", "0"], ["p", "--dataset", "../etc"],
+    ["p", "--cpu", "16", "--dev-pod"],                           # interactive pod's limit passes 16 CPU
+])
+def test_bad_input_exit_2_one_line_nothing_written(args, tmp_path):
+    if "--namespace" not in args:
+        args = [*args, "--namespace", "gp-engine-lab"]
+    result = nautilus("new", *args, "--output-dir", tmp_path)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1 and "; " in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_overlay_needs_force(tmp_path):
+    assert nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path).exit_code == 0
+    before = tree(tmp_path)
+    result = nautilus("new", "p", "--namespace", "ns", "--gpus", "4", "--output-dir", tmp_path)
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert tree(tmp_path) == before
+    assert nautilus("new", "p", "--namespace", "ns", "--gpus", "4", "--force", "--output-dir", tmp_path).exit_code == 0
+    assert tree(tmp_path) != before and sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+
+
+@pytest.mark.parametrize("target", ["missing", "a-file", "/proc"])  # /proc: unwritable even for root
+def test_missing_or_unwritable_target(target, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    output = tmp_path / target if not target.startswith("/") else target
+    before = tree(tmp_path)
+    result = nautilus("new", "p", "--namespace", "ns", "--output-dir", output)
+    assert result.exit_code == 2 and result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert tree(tmp_path) == before
+
+
+def test_every_command_help_shows_an_example():
+    for command in ("new", "init", "build"):
+        assert "Example:" in nautilus(command, "--help").output
