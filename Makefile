@@ -14,11 +14,12 @@ TOOLS := .tools/bin
 # Pinned tool versions (Go modules; release archives with checksums in scripts/tool-checksums.txt).
 KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.8.0
+ACTIONLINT_VERSION := v1.7.12
 
-.PHONY: help setup tools venv demo test clean
+.PHONY: help setup tools cluster-tools venv demo test clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: venv tools ## install the Python environment and the pinned tools
 
@@ -28,9 +29,13 @@ $(VENV)/.installed: requirements.txt trainer/requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
 	touch $@
 
-tools: ## kustomize and kubeconform at pinned versions, into .tools/bin
+tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/bin
 	@scripts/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
 	@scripts/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
+	@scripts/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
+
+cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kubectl, kwok) into .tools/bin
+	@tools/controlplane/build.sh
 
 demo: setup ## the main job on an embedded default, no cluster needed
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/nautilus demo

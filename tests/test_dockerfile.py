@@ -1,0 +1,178 @@
+"""trainer/Dockerfile, checked without a Docker engine: hadolint, then the essentials the manifests rely on.
+
+The image's file tree is rebuilt from the Dockerfile's own COPY instructions in a temporary folder, so the
+test asks the real package whether the Jobs' commands exist where the image puts them.
+"""
+import fnmatch
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKERFILE = REPO / "trainer" / "Dockerfile"
+CONTEXTS = {None: REPO / "trainer", "schemas": REPO / "schemas"}  # build context + buildx named contexts
+BUILD_TOOLS = {"gcc", "g++", "make", "build-essential", "cmake", "git", "clang", "python3-dev"}
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n(?:\s*#[^\n]*\n)*", " ", text)
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def env(pairs) -> dict[str, str]:
+    found = {}
+    for keyword, rest in pairs:
+        if keyword == "ENV":
+            found.update(word.split("=", 1) for word in shlex.split(rest))
+    return found
+
+
+def ignored(relative: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(relative, p.removeprefix("**/"))
+               or any(fnmatch.fnmatch(part, p.removeprefix("**/")) for part in Path(relative).parts)
+               for p in patterns)
+
+
+def image_tree(root: Path, pairs) -> Path:
+    """Replay the COPY instructions (sources from the build context or a named context) under root."""
+    ignore_file = CONTEXTS[None] / ".dockerignore"
+    patterns = [p for p in ignore_file.read_text().splitlines() if p and not p.startswith("#")]
+    for keyword, rest in pairs:
+        if keyword != "COPY":
+            continue
+        words = shlex.split(rest)
+        context = next((w.split("=", 1)[1] for w in words if w.startswith("--from=")), None)
+        *sources, dest = [w for w in words if not w.startswith("--")]
+        for source in sources:
+            src = CONTEXTS[context] / source
+            target = root / dest.lstrip("/")
+            if src.is_dir():
+                for path in src.rglob("*"):
+                    rel = path.relative_to(src).as_posix()
+                    if path.is_file() and not ignored(rel, patterns):
+                        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(path, target / rel)
+            else:
+                out = target / src.name if dest.endswith("/") else target
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, out)
+    return root
+
+
+def load(path: Path):
+    return list(YAML(typ="safe").load_all(path.read_text()))
+
+
+def pod_specs():
+    for manifest in sorted(REPO.glob("base/*/*.yaml")) + sorted(REPO.glob("base/components/*/*.yaml")):
+        for doc in load(manifest):
+            if isinstance(doc, dict) and doc.get("kind") in {"Job", "Pod"}:
+                yield manifest, doc["spec"]["template"]["spec"] if doc["kind"] == "Job" else doc["spec"]
+
+
+def job_modules() -> set[str]:
+    """Every `python -m X` / `torchrun ... -m X` module the base manifests run, plus inference (conventions)."""
+    modules = {"trainer.translate"}
+    for _, spec in pod_specs():
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            words = [str(w) for w in container.get("command", []) + container.get("args", [])]
+            modules.update(words[i + 1] for i, w in enumerate(words[:-1]) if w == "-m")
+    return modules
+
+
+PAIRS = instructions(DOCKERFILE.read_text())
+
+
+def test_hadolint_passes():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_catches_a_floating_base(tmp_path):
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(DOCKERFILE.read_text().replace(
+        re.search(r"^FROM (\S+)", DOCKERFILE.read_text(), re.M).group(1), "pytorch/pytorch:latest"))
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, "--no-color", str(broken)], capture_output=True, text=True)
+    assert result.returncode == 1 and "DL3007" in result.stdout
+
+
+def test_base_is_pinned_and_brings_the_pinned_torch():
+    bases = [rest for keyword, rest in PAIRS if keyword == "FROM"]
+    assert len(bases) == 1, "one stage: nothing to leave behind, no build stage"
+    match = re.fullmatch(r"pytorch/pytorch:(\d+\.\d+\.\d+)-cuda[\d.]+-cudnn\d+-runtime@sha256:[0-9a-f]{64}", bases[0])
+    assert match, f"base {bases[0]!r} must be a PyTorch runtime tag pinned by digest"
+    pins = dict(re.findall(r"^(torch|torchvision)==(\S+)", (REPO / "requirements.txt").read_text(), re.M))
+    assert match.group(1) == pins["torch"]
+    image_pins = (REPO / "trainer" / "requirements.txt").read_text()
+    assert not re.search(r"^(torch|torchvision)\b", image_pins, re.M), "torch comes from the base image"
+    assert all("==" in line for line in image_pins.splitlines() if line and not line.startswith("#"))
+
+
+def test_runs_as_the_manifests_user_with_home_on_scratch():
+    users = [rest for keyword, rest in PAIRS if keyword == "USER"]
+    assert users and users[-1] == "1000:1000"
+    checked = set()
+    for manifest, spec in pod_specs():
+        context = spec.get("securityContext") or {}  # a component's patch may leave it to the base
+        if "runAsUser" in context:
+            assert f"{context['runAsUser']}:{context['runAsGroup']}" == users[-1], manifest
+            checked.add(manifest.relative_to(REPO).as_posix())
+    assert {"base/data/job.yaml", "base/train/job.yaml"} <= checked
+    variables = env(PAIRS)
+    assert variables["HOME"] == "/scratch" and variables["PYTHONUNBUFFERED"] == "1"
+    caches = {k: v for k, v in variables.items() if "CACHE" in k or k.endswith("_HOME") or k == "MPLCONFIGDIR"}
+    assert len(caches) >= 4 and all(v.startswith("/scratch/") for k, v in caches.items() if k != "HOME")
+
+
+def test_no_build_tools_and_no_pip_cache():
+    runs = " && ".join(rest for keyword, rest in PAIRS if keyword == "RUN")
+    for command in re.split(r"&&|;|\|\|", runs):
+        words = shlex.split(command)
+        if words[:2] in (["apt-get", "install"], ["apk", "add"]) or words[:1] in (["yum"], ["dnf"]):
+            assert not BUILD_TOOLS & set(words), f"build tools installed: {command.strip()}"
+        if words[:2] == ["pip", "install"]:
+            assert "--no-cache-dir" in words and "--only-binary=:all:" in words, command
+
+
+def test_job_commands_exist_in_the_image(tmp_path):
+    root = image_tree(tmp_path / "image", PAIRS)
+    assert not list(root.rglob("__pycache__")) and not (root / "opt/nautilus/trainer/Dockerfile").exists()
+    variables = env(PAIRS)
+    modules = job_modules()
+    assert {"trainer.prepare", "trainer.train", "trainer.translate"} <= modules
+    # `python -m X` runs module X, or X/__main__.py when X is a package.
+    probe = ("import importlib.util as u, sys\n"
+             "from trainer.config import schema_path\n"
+             "def runnable(m):\n"
+             "    spec = u.find_spec(m)\n"
+             "    return spec and (u.find_spec(m + '.__main__') if spec.submodule_search_locations else spec)\n"
+             "print(schema_path()); print([m for m in sys.argv[1:] if not runnable(m)])\n")
+    pythonpath = str(root / variables["PYTHONPATH"].lstrip("/"))
+    result = subprocess.run([sys.executable, "-I", "-B", "-c", f"import sys; sys.path.insert(0, {pythonpath!r})\n" + probe,
+                             *sorted(modules)], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema, missing = result.stdout.splitlines()
+    assert missing == "[]", f"modules the Jobs run but the image lacks: {missing}"
+    assert schema == str(root / "opt/nautilus/trainer/train-config.schema.json"), "the loader must find the copied schema"
+
+
+def test_torchrun_comes_with_the_base_image():
+    # torchrun is torch's console script: present wherever the pinned torch is installed.
+    commands = {str(c["command"][0]) for _, spec in pod_specs() for c in spec["containers"] if c.get("command")}
+    assert "torchrun" in commands
+    assert shutil.which("torchrun", path=str(Path(sys.executable).parent))

@@ -1,0 +1,419 @@
+"""The GitHub Actions workflows, checked statically (GitHub cannot run here).
+
+Three layers: actionlint (with shellcheck) and check-jsonschema's GitHub workflow schema for what any workflow
+must get right, and `check_workflow` below for this repository's rules: least privilege, timeouts, pinned
+actions, no pull-request code under a write token, and only real `make` targets and `nautilus` commands.
+"""
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from ruamel.yaml import YAML
+
+from generator.cli import main as nautilus_cli
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+VENV_BIN = Path(sys.executable).parent
+TRIGGERS_WITH_WRITE_TOKEN = {"pull_request_target", "workflow_run"}  # run with the base repo's token
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:[0-9a-f]{40}|v\d+\.\d+\.\d+)$")  # full SHA, else exact version
+SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;"}
+REDIRECTS = {">", ">>", "<", "<<", ">&", "<&", ">|"}
+
+
+def load(path: Path) -> dict:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def make_targets(makefile: Path = REPO / "Makefile") -> set[str]:
+    """Explicit targets of the Makefile (rules whose names are plain words; not variable assignments)."""
+    targets = set()
+    for line in makefile.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?![=])", line)
+        if match:
+            targets.update(match.group(1).split())
+    return targets - {".PHONY", ".DEFAULT_GOAL"}
+
+
+def simple_commands(script: str):
+    """Yield each simple command of a bash script as a list of words (assignments, redirections dropped)."""
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words, skip = [], False
+        for token in list(lexer) + [";"]:
+            if skip:
+                skip = False
+            elif token in REDIRECTS:
+                skip = True
+            elif token in SEPARATORS:
+                if words:
+                    yield words
+                words = []
+            elif words or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", token):
+                words.append(token)
+
+
+def run_scripts(workflow: dict):
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            if "run" in step:
+                yield job_name, step["run"]
+
+
+def check_make(words: list[str], targets: set[str]) -> list[str]:
+    wanted = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    return [f"`make {t}`: the Makefile has no target {t!r}" for t in wanted if t not in targets]
+
+
+def check_nautilus(words: list[str], group: click.Group = nautilus_cli) -> list[str]:
+    """The subcommand exists, every option is one of its options, and literal choices are allowed values."""
+    if len(words) < 2:
+        return ["`nautilus` without a command"]
+    command = group.commands.get(words[1])
+    if command is None:
+        return [f"`nautilus {words[1]}` is not a command (commands: {', '.join(sorted(group.commands))})"]
+    options = {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts}
+    options["--help"] = options["-h"] = click.Option(["--help"], is_flag=True)
+    problems, args = [], iter(words[2:])
+    for word in args:
+        if not word.startswith("-") or word == "-":
+            continue
+        name, has_value, value = word.partition("=")
+        option = options.get(name)
+        if option is None:
+            problems.append(f"`nautilus {words[1]}` has no option {name} (options: {', '.join(sorted(options))})")
+            continue
+        if not option.is_flag and not has_value:
+            value = next(args, "")
+        if isinstance(option.type, click.Choice) and "$" not in value and value not in option.type.choices:
+            problems.append(f"`nautilus {words[1]} {name} {value}`: {value!r} is not one of {list(option.type.choices)}")
+    return problems
+
+
+def check_workflow(path: Path, targets: set[str] | None = None) -> list[str]:
+    """This repository's rules for one workflow file; each problem is a line naming the file, job and fix."""
+    workflow = load(path)
+    targets = make_targets() if targets is None else targets
+    problems = []
+
+    def problem(where: str, message: str):
+        problems.append(f"{path.name}: {where}: {message}")
+
+    top = workflow.get("permissions")
+    if top is None:
+        problem("workflow", "no top-level permissions; set `permissions: {}` and raise them per job")
+    elif top == "write-all" or (isinstance(top, dict) and "write" in top.values()):
+        problem("workflow", f"top-level permissions {top!r} grant write to every job; raise them per job instead")
+    triggers = workflow.get("on") or {}
+    triggers = {triggers} if isinstance(triggers, str) else set(triggers)
+    privileged = triggers & TRIGGERS_WITH_WRITE_TOKEN
+
+    for name, job in (workflow.get("jobs") or {}).items():
+        where = f"job {name!r}"
+        if "timeout-minutes" not in job:
+            problem(where, "no timeout-minutes (a hung job would hold a runner for 6 hours)")
+        if "permissions" not in job:
+            problem(where, "no explicit permissions; list the scopes this job needs")
+        elif job["permissions"] == "write-all":
+            problem(where, "permissions: write-all; grant only the scopes this job needs")
+        for step in job.get("steps") or []:
+            uses = step.get("uses", "")
+            if uses and not uses.startswith(("./", "docker://")) and not PINNED.match(uses):
+                problem(where, f"`uses: {uses}` is not pinned; pin a full commit SHA (or an exact version)")
+            ref = " ".join(str(step.get("with", {}).get(k, "")) for k in ("ref", "repository"))
+            if privileged and uses.startswith("actions/checkout@") and re.search(r"head|refs/pull|merge", ref):
+                problem(where, f"{'/'.join(sorted(privileged))} workflow checks out the pull request head "
+                               f"({ref.strip()}): its code would run with a write token")
+            if "${{ secrets." in step.get("run", "").replace("${{secrets.", "${{ secrets."):
+                problem(where, "a secret is expanded into a run script (it can leak into the log); pass it via env")
+
+    for name, script in run_scripts(workflow):
+        try:
+            commands = list(simple_commands(script))
+        except ValueError as err:
+            problem(f"job {name!r}", f"cannot parse the run script: {err}")
+            continue
+        for words in commands:
+            program = Path(words[0]).name
+            if program == "make":
+                for message in check_make(words, targets):
+                    problem(f"job {name!r}", message)
+            elif program == "nautilus":
+                for message in check_nautilus(words):
+                    problem(f"job {name!r}", message)
+    return problems
+
+
+def commands_run(path: Path, program: str) -> list[list[str]]:
+    return [w for _, s in run_scripts(load(path)) for w in simple_commands(s) if Path(w[0]).name == program]
+
+
+def dump(data: dict, path: Path) -> Path:
+    yaml = YAML()
+    yaml.width = 4096
+    with path.open("w") as f:
+        yaml.dump(data, f)
+    return path
+
+
+# --- the real workflows ---------------------------------------------------------------------------------
+
+def test_the_workflows_are_there():
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "report-comment.yml", "image.yml", "e2e.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_follows_the_rules(path):
+    assert check_workflow(path) == []
+
+
+def test_ci_runs_the_readme_commands_the_checker_sees():
+    # Guards the checker itself: if command extraction broke, every workflow would pass vacuously.
+    ci = REPO / ".github" / "workflows" / "ci.yml"
+    assert {tuple(w[1:]) for w in commands_run(ci, "make")} >= {("setup",), ("test",)}
+    nautilus = {tuple(w[1:3]) for w in commands_run(ci, "nautilus")}
+    assert ("validate", "--all") in nautilus and ("report", "--all") in nautilus
+
+
+def test_report_comment_never_touches_pull_request_code():
+    workflow = load(REPO / ".github" / "workflows" / "report-comment.yml")
+    assert set(workflow["on"]) == {"workflow_run"}
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    assert not any(s.get("uses", "").startswith("actions/checkout@") for s in steps)
+    assert not [w for _, s in run_scripts(workflow) for w in simple_commands(s)
+                if Path(w[0]).name in {"make", "nautilus", "python", "pip", "bash", "sh", "git"}]
+
+
+def overlay_images() -> dict[str, str]:
+    images = {}
+    for kustomization in sorted(REPO.glob("overlays/*/kustomization.yaml")):
+        for entry in load(kustomization).get("images") or []:
+            if entry.get("name") == "trainer":
+                images[kustomization.parent.name] = entry["newName"]
+    return images
+
+
+def test_pushed_image_is_the_one_the_overlays_pull():
+    image = load(REPO / ".github" / "workflows" / "image.yml")["env"]["IMAGE"]
+    overlays = overlay_images()
+    assert overlays, "no overlay sets the trainer image with images: (name: trainer)"
+    assert {name: image for name in overlays} == overlays
+    assert re.search(r"ghcr.io/nautilus-ml/nautilus-ml-template/trainer", (REPO / "docs" / "conventions.md").read_text())
+    assert image == "ghcr.io/nautilus-ml/nautilus-ml-template/trainer"
+
+
+# --- linters --------------------------------------------------------------------------------------------
+
+def tool(name: str, *places: Path) -> str:
+    found = shutil.which(name) or next((str(p / name) for p in places if (p / name).exists()), None)
+    assert found, f"{name} is not installed: run `make setup`"
+    return found
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    command = [tool("actionlint", REPO / ".tools" / "bin"), "-no-color", "-pyflakes=",
+               "-shellcheck", tool("shellcheck", VENV_BIN), *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+
+
+def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess:
+    command = [tool("check-jsonschema", VENV_BIN), "--builtin-schema", schema, *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_actionlint_passes():
+    result = actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_schema_passes():
+    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = check_jsonschema("vendor.dependabot", REPO / ".github" / "dependabot.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dependabot_covers_actions_pip_and_docker():
+    updates = load(REPO / ".github" / "dependabot.yml")["updates"]
+    assert {u["package-ecosystem"] for u in updates} == {"github-actions", "pip", "docker"}
+    docker = next(u for u in updates if u["package-ecosystem"] == "docker")
+    assert (REPO / docker["directory"].strip("/") / "Dockerfile").exists()
+
+
+def test_actionlint_catches_script_injection(tmp_path):
+    broken = load(REPO / ".github" / "workflows" / "ci.yml")
+    broken["jobs"]["test"]["steps"].append({"run": 'echo "${{ github.event.pull_request.title }}"'})
+    result = actionlint(dump(broken, tmp_path / "ci.yml"))
+    assert result.returncode == 1 and "github.event.pull_request.title" in result.stdout
+
+
+def test_workflow_schema_catches_a_misspelt_key(tmp_path):
+    broken = load(REPO / ".github" / "workflows" / "ci.yml")
+    broken["jobs"]["test"]["timeout_minutes"] = broken["jobs"]["test"].pop("timeout-minutes")
+    result = check_jsonschema("vendor.github-workflows", dump(broken, tmp_path / "ci.yml"))
+    assert result.returncode == 1 and "timeout_minutes" in result.stdout
+
+
+# --- broken copies: each must fail with a message naming the problem ------------------------------------
+
+def _drop_timeout(w):
+    del w["jobs"]["test"]["timeout-minutes"]
+
+
+def _write_all(w):
+    w["jobs"]["test"]["permissions"] = "write-all"
+
+
+def _write_all_on_top(w):
+    w["permissions"] = "write-all"
+
+
+def _no_job_permissions(w):
+    del w["jobs"]["test"]["permissions"]
+
+
+def _floating_tag(w):
+    w["jobs"]["test"]["steps"][0]["uses"] = "actions/checkout@v4"
+
+
+def _secret_in_script(w):
+    w["jobs"]["test"]["steps"].append({"run": 'curl -H "Authorization: ${{ secrets.TOKEN }}" https://example.org'})
+
+
+def _unknown_make_target(w):
+    w["jobs"]["test"]["steps"].append({"run": "make deploy"})
+
+
+def _unknown_command(w):
+    w["jobs"]["review"]["steps"].append({"run": ".venv/bin/nautilus deploy overlays/x"})
+
+
+def _unknown_option(w):
+    w["jobs"]["review"]["steps"].append({"run": "nautilus validate --every"})
+
+
+def _bad_choice(w):
+    w["jobs"]["review"]["steps"].append({"run": "nautilus validate --all --format sarif > out.sarif"})
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (_drop_timeout, "job 'test': no timeout-minutes"),
+    (_write_all, "job 'test': permissions: write-all"),
+    (_write_all_on_top, "top-level permissions 'write-all'"),
+    (_no_job_permissions, "job 'test': no explicit permissions"),
+    (_floating_tag, "`uses: actions/checkout@v4` is not pinned"),
+    (_secret_in_script, "a secret is expanded into a run script"),
+    (_unknown_make_target, "`make deploy`: the Makefile has no target 'deploy'"),
+    (_unknown_command, "`nautilus deploy` is not a command"),
+    (_unknown_option, "`nautilus validate` has no option --every"),
+    (_bad_choice, "'sarif' is not one of"),
+], ids=lambda v: getattr(v, "__name__", "")[1:] or None)
+def test_broken_ci_copy_fails(tmp_path, breakage, expected):
+    workflow = load(REPO / ".github" / "workflows" / "ci.yml")
+    breakage(workflow)
+    problems = check_workflow(dump(workflow, tmp_path / "ci.yml"))
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith("ci.yml: ") for p in problems)
+
+
+@pytest.mark.parametrize("ref", ["${{ github.event.pull_request.head.sha }}", "${{ github.head_ref }}",
+                                 "${{ github.event.workflow_run.head_sha }}", "refs/pull/${{ github.event.number }}/merge"])
+def test_privileged_checkout_of_the_head_fails(tmp_path, ref):
+    workflow = load(REPO / ".github" / "workflows" / "report-comment.yml")
+    workflow["on"]["pull_request_target"] = {"types": ["opened", "synchronize"]}
+    workflow["jobs"]["comment"]["steps"].insert(0, {
+        "uses": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1", "with": {"ref": ref}})
+    problems = check_workflow(dump(workflow, tmp_path / "report-comment.yml"))
+    assert any("pull_request_target/workflow_run workflow checks out the pull request head" in p for p in problems), problems
+
+
+def test_a_plain_pull_request_workflow_may_check_out_the_head(tmp_path):
+    # Under `pull_request` the token is read-only (and fork runs get no secrets): checking out the head is fine.
+    workflow = load(REPO / ".github" / "workflows" / "ci.yml")
+    workflow["jobs"]["test"]["steps"][0].setdefault("with", {})["ref"] = "${{ github.event.pull_request.head.sha }}"
+    assert check_workflow(dump(workflow, tmp_path / "ci.yml")) == []
+
+
+def test_make_targets_are_read_from_the_makefile(tmp_path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("X := 1\nall build: dep\n\techo hi\n$(VENV)/.installed: a\n.PHONY: all\n")
+    assert make_targets(makefile) == {"all", "build"}
+    assert make_targets() >= {"setup", "tools", "venv", "demo", "test"}
+
+
+def test_simple_commands_split_shell_syntax():
+    script = 'A=1 make setup && .venv/bin/nautilus report --base "$B" > r.md\nif [[ -n $X ]]; then echo hi; fi  # make x\n'
+    commands = list(simple_commands(script))
+    assert ["make", "setup"] in commands
+    assert [".venv/bin/nautilus", "report", "--base", "$B"] in commands
+    assert not any("x" == w for c in commands for w in c)
+
+
+# --- the CPU smoke overlay that e2e.yml runs in kind -----------------------------------------------------
+
+E2E = REPO / "tests" / "e2e"
+
+
+@pytest.fixture(scope="module")
+def smoke() -> list[dict]:
+    kustomize = tool("kustomize", REPO / ".tools" / "bin")
+    rendered = subprocess.run([kustomize, "build", str(E2E)], capture_output=True, text=True, check=True).stdout
+    return [d for d in YAML(typ="safe").load_all(rendered) if d]
+
+
+def containers(doc: dict) -> list[dict]:
+    spec = doc["spec"]["template"]["spec"] if "template" in doc.get("spec", {}) else {}
+    return spec.get("initContainers", []) + spec.get("containers", [])
+
+
+def test_smoke_overlay_is_what_the_workflow_drives(smoke):
+    e2e = load(REPO / ".github" / "workflows" / "e2e.yml")
+    names = {(d["kind"], d["metadata"]["name"]) for d in smoke}
+    script = "\n".join(s for _, s in run_scripts(e2e))
+    for kind, name in [("Job", "smoke-data"), ("Job", "smoke-train"), ("Job", "smoke-check"),
+                       ("Deployment", "smoke-dataset-server")]:
+        assert (kind, name) in names and name in script
+    assert {d["metadata"].get("namespace") for d in smoke} == {e2e["env"]["NAMESPACE"]}
+    stages = {d["metadata"].get("labels", {}).get("nautilus.io/stage") for d in smoke}
+    assert {"storage", "data", "train", "e2e-check"} <= stages
+    images = {c["image"] for d in smoke for c in containers(d)}
+    assert images == {e2e["env"]["SMOKE_IMAGE"]}
+
+
+def test_smoke_overlay_needs_no_gpu(smoke):
+    for doc in smoke:
+        for container in containers(doc):
+            resources = container.get("resources", {})
+            assert not any(k.startswith("nvidia.com/") for part in resources.values() for k in part), doc["metadata"]["name"]
+    train = next(d for d in smoke if d["metadata"]["name"] == "smoke-train")
+    args = train["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "--nproc-per-node=2"
+
+
+def test_smoke_config_is_valid_and_points_at_the_dataset_server(smoke):
+    from trainer.config import load_schema, validate
+    config = load(E2E / "train.yaml")
+    validate(config, load_schema(), "tests/e2e/train.yaml")
+    service = next(d for d in smoke if d["kind"] == "Service")
+    host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
+    assert config["dataset"]["url"] == f"http://{host}:{service['spec']['ports'][0]['port']}/tiny.zip"
+    check = next(d for d in smoke if d["metadata"]["name"] == "smoke-check")
+    assert f'/data/runs/{config["run"]}' in check["spec"]["template"]["spec"]["containers"][0]["command"][2]
+
+
+def test_tiny_dataset_has_the_catalogue_layout(tmp_path):
+    sys.path.insert(0, str(E2E))
+    try:
+        from serve_tiny_dataset import SIZES, write_archive
+    finally:
+        sys.path.remove(str(E2E))
+    from trainer.prepare.archive import extract, find_layout
+    extract(write_archive(tmp_path / "www"), tmp_path / "out")
+    layout = find_layout(tmp_path / "out")
+    assert {p.name: len(list(p.glob("*.png"))) for p in layout.iterdir()} == SIZES
