@@ -1,0 +1,1 @@
+"""Data stage: download, verify, extract, preprocess, pack, publish, read back."""

@@ -1,0 +1,150 @@
+"""The data stage: fetch -> verify -> extract -> preprocess -> pack -> publish, once per source.
+
+`prepare()` is a no-op when LATEST already holds a verified version with the same source fingerprint,
+which is what makes it safe as the train Job's init container. Otherwise it works under the dataset's
+lock in a private .build-* folder and publishes by renaming it into place; any failure removes the
+build and leaves LATEST as it was. A download's .part file stays so the next attempt resumes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version as package_version
+from pathlib import Path
+from urllib.parse import urlparse
+
+from trainer.prepare.archive import DEFAULT_MAX_BYTES, extract, find_layout
+from trainer.prepare.download import fetch
+from trainer.prepare.images import list_images, write_shard
+from trainer.prepare.pack import LEVELS, SUFFIXES, pack
+from trainer.prepare.publish import Lock, new_version_name, publish, write_atomic
+from trainer.prepare.source import FORMAT_VERSION, Spec, fingerprint, local_file, source_url
+from trainer.shards import LATEST, MANIFEST, SPLITS, DataError, dataset_dir, file_sha256, read_manifest, resolve, verify
+
+
+def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int = DEFAULT_MAX_BYTES,
+            stale_after: float = 120.0, backoff: float = 2.0, log=print) -> Path:
+    """Publish spec's dataset under root (unless it already is) and return the version folder."""
+    folder = dataset_dir(root, spec.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    mark = fingerprint(spec)
+    if current := _published(root, spec.name, mark, log):
+        return current
+    with Lock(folder / ".lock", stale_after=stale_after, log=log):
+        if current := _published(root, spec.name, mark, log, quiet=True):  # finished while we waited
+            return current
+        for leftover in folder.glob(".build-*"):  # from a preparer that died: we hold the lock, so it is dead
+            shutil.rmtree(leftover, ignore_errors=True)
+        download = _download_path(folder, spec)
+        build = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+        started = time.monotonic()
+        try:
+            manifest = _build(spec, mark, build, download, threads, max_extract_bytes, backoff, log)
+            name = new_version_name(folder)
+            manifest.update(version=name, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            write_atomic(build / MANIFEST, json.dumps(manifest, indent=1) + "\n")  # the build's last file
+            version = publish(build, folder, name)
+        except DataError:
+            if download:  # bad content: fetch it afresh next time (an interrupted download's .part stays)
+                download.unlink(missing_ok=True)
+            raise
+        finally:
+            shutil.rmtree(build, ignore_errors=True)  # already gone when published
+    if download:  # its bytes now live in the version
+        download.unlink(missing_ok=True)
+    log(f"prepare: published {spec.name} version {version.name} in {time.monotonic() - started:.1f}s")
+    return version
+
+
+def _published(root: Path, name: str, mark: str, log, quiet: bool = False) -> Path | None:
+    """The version LATEST names, when it was built from this fingerprint and every file still matches."""
+    if not (dataset_dir(root, name) / LATEST).exists():
+        return None
+    try:
+        version = resolve(root, name)
+        if read_manifest(version).get("fingerprint") != mark:
+            quiet or log(f"prepare: {name}: the source or settings changed since {version.name}; building a new version")
+            return None
+        verify(version, hashes=True)
+    except DataError as e:
+        quiet or log(f"prepare: {name}: the published version is unusable ({e}); building a new one")
+        return None
+    log(f"prepare: {name} is already published as {version.name}; nothing to do")
+    return version
+
+
+def _download_path(folder: Path, spec: Spec) -> Path | None:
+    """Where an http(s) source is downloaded; keyed by URL so a changed URL never resumes another's .part."""
+    url = source_url(spec)
+    if url is None or local_file(url):
+        return None
+    key = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return folder / ".download" / key / (Path(urlparse(url).path).name or spec.name)
+
+
+def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: int, max_bytes: int, backoff: float,
+           log) -> dict:
+    """Fill build with shards, originals (optional) and the packed archive; return the manifest."""
+    url = source_url(spec)
+    if spec.path:
+        source = {"kind": "path", "path": str(Path(spec.path).resolve())}
+        layout = find_layout(Path(spec.path))
+    else:
+        archive = local_file(url) or fetch(url, download, sha256=spec.sha256, backoff=backoff, log=log)
+        if not archive.is_file():
+            raise DataError(f"{url} does not exist", "fix dataset.url")
+        archive_sha = file_sha256(archive)
+        if spec.sha256 and archive_sha != spec.sha256:
+            raise DataError(f"{url} has sha256 {archive_sha}, expected {spec.sha256}", "fix dataset.sha256 or the URL")
+        source = {"kind": "url" if spec.url else "catalogue", "url": url, "sha256": archive_sha, "bytes": archive.stat().st_size}
+        log(f"prepare: extracting {archive.name} ({archive.stat().st_size} bytes)")
+        extract(archive, build / ".extracted", max_bytes)
+        layout = find_layout(build / ".extracted")
+
+    splits, payload = {}, []
+    (build / "shards").mkdir()
+    for split in SPLITS:
+        images, skipped = list_images(layout / split) if (layout / split).is_dir() else ([], 0)
+        if not images:
+            if split.startswith("train"):
+                raise DataError(f"{split}/ holds no images", "a CycleGAN dataset needs images in trainA/ and trainB/")
+            continue
+        log(f"prepare: {split}: {len(images)} images" + (f" ({skipped} other files skipped)" if skipped else ""))
+        shard = build / "shards" / f"{split}.npy"
+        write_shard(images, shard, spec.load_size, threads)
+        payload.append(shard)
+        splits[split] = {"count": len(images), "shard": f"shards/{split}.npy",
+                         "shape": [len(images), spec.load_size, spec.load_size, 3],
+                         "names": [str(p.relative_to(layout / split)) for p in images]}
+        if spec.keep_originals:
+            kept = build / "originals" / split
+            kept.parent.mkdir(exist_ok=True)
+            if spec.path:  # the user's folder stays untouched
+                shutil.copytree(layout / split, kept)
+            else:
+                (layout / split).rename(kept)
+            payload += [kept / p.relative_to(layout / split) for p in images]
+    shutil.rmtree(build / ".extracted", ignore_errors=True)
+
+    archive_out = build / f"{spec.name}{SUFFIXES[spec.compression]}"
+    log(f"prepare: packing {archive_out.name} on {threads} threads")
+    pack(build, archive_out, spec.compression, threads, files=payload)
+    manifest = {
+        "format": FORMAT_VERSION, "name": spec.name, "fingerprint": mark, "source": source,
+        "load_size": spec.load_size, "splits": splits,
+        "files": {str(p.relative_to(build)): _entry(p) for p in sorted(payload)},
+        "archive": {"path": archive_out.name, "compression": spec.compression, "level": LEVELS[spec.compression],
+                    **_entry(archive_out)},
+        "tools": {"python": platform.python_version(),
+                  **{pkg: package_version(pkg) for pkg in ("numpy", "pillow", "zstandard")}},
+    }
+    return manifest
+
+
+def _entry(path: Path) -> dict:
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}

@@ -1,0 +1,52 @@
+"""python -m trainer.prepare --config /etc/nautilus/train.yaml --root /data  (the data Job; the train Job's init container)
+
+Flags stand in for (or override) the config file's dataset section, e.g.
+python -m trainer.prepare --root /data --name horse2zebra --load-size 286
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainer.prepare import prepare
+from trainer.prepare.archive import DEFAULT_MAX_BYTES
+from trainer.prepare.cpus import available_cpus
+from trainer.prepare.source import load_spec
+from trainer.shards import DataError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.prepare", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="train.yaml; its dataset section says what to prepare")
+    parser.add_argument("--root", type=Path, default=Path("/data"), help="the PVC mount (default /data)")
+    parser.add_argument("--name", help="dataset name (a CycleGAN catalogue name, or any name with --url/--path)")
+    parser.add_argument("--url", help="a zip or tar archive (http, https or file URL)")
+    parser.add_argument("--path", help="a local folder with trainA/ and trainB/")
+    parser.add_argument("--sha256", help="expected sha256 of the archive")
+    parser.add_argument("--base-url", help="catalogue host override")
+    parser.add_argument("--load-size", type=int, help="square size the images are resized to (default 286)")
+    parser.add_argument("--keep-originals", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--compression", choices=["zstd", "gzip"], help="the packed archive's format (default zstd)")
+    parser.add_argument("--threads", type=int, default=None, help="default: the CPUs the pod was given (cgroup quota)")
+    parser.add_argument("--max-extract-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse archives expanding beyond this")
+    args = parser.parse_args(argv)
+    try:
+        if not args.config and not args.name:
+            raise DataError("no dataset given", "pass --config train.yaml, or --name (with --url or --path for non-catalogue data)")
+        spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
+                         base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
+                         compression=args.compression)
+        prepare(spec, args.root, threads=args.threads or available_cpus(), max_extract_bytes=args.max_extract_bytes,
+                log=lambda line: print(line, flush=True))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e}; check the volume (free space, permissions) and re-run", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
