@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .tools/bin
 
-# Pinned tool versions (Go modules; release archives with checksums in scripts/tool-checksums.txt).
+# Pinned tool versions (Go modules; release archives with checksums in scripts/tool-releases.txt).
 KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.8.0
 ACTIONLINT_VERSION := v1.7.12
@@ -40,7 +40,7 @@ cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kube
 demo: setup ## the main job on an embedded default, no cluster needed
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/nautilus demo
 
-test: setup ## the whole test suite
+test: setup cluster-tools ## the whole test suite (builds the test control plane first)
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python -m pytest
 
 clean: ## remove the environment and tools

@@ -13,6 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
+from . import shards
 from .config import UsageError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
@@ -47,35 +48,24 @@ class ImageFolder:
 
 
 def open_splits(cfg: dict, root: Path, splits=("trainA", "trainB")) -> dict:
-    """The named splits of the configured dataset as sequences of uint8 images (missing optional ones omitted)."""
+    """The named splits of the configured dataset as sequences of uint8 images (missing optional ones omitted).
+
+    The data stage's published version is preferred whenever there is one (memory-mapped shards: no
+    decoding while training); dataset.path is read directly, decoding per sample, only when nothing is
+    published yet.
+    """
     ds = cfg["dataset"]
     folder = Path(ds["path"]) if ds.get("path") else None
-    if folder is not None and (folder / "trainA").is_dir():
+    if folder is None or (shards.dataset_dir(root, ds["name"]) / shards.LATEST).exists():
+        version = shards.resolve(Path(root), ds["name"])
+        published = shards.read_manifest(version)["splits"]
+        out = {s: shards.open_split(version, s) for s in splits if s in published}
+        source = str(version)
+    elif (folder / "trainA").is_dir():
         out = {s: ImageFolder(folder / s, ds["load_size"]) for s in splits if (folder / s).is_dir()}
         source = str(folder)
     else:
-        if folder is not None and not folder.is_dir():
-            raise UsageError(f"dataset.path {folder} does not exist", "point dataset.path at a folder with trainA/trainB")
-        try:
-            from . import shards  # published by the data stage; imported only when used
-            version = shards.resolve(Path(root), ds["name"])
-        except (ImportError, AttributeError) as e:
-            raise UsageError(f"no prepared-dataset support in this image ({e})",
-                             "set dataset.path to a folder with trainA/trainB") from None
-        except UsageError:
-            raise  # already says what is wrong and how to fix it
-        except Exception as e:  # resolve() names what is wrong: missing LATEST, bad manifest, ...
-            raise UsageError(f"dataset {ds['name']!r} under {root}/datasets is not usable: {e}",
-                             "run the data stage: python -m trainer.prepare --config <train.yaml> --root <root>") from None
-        out = {}
-        for s in splits:
-            try:
-                out[s] = shards.open_split(version, s)
-            except Exception as e:  # testA/testB are optional (samples then come from train)
-                if s.startswith("train"):
-                    raise e if isinstance(e, UsageError) else UsageError(
-                        f"prepared dataset {version} has no usable {s}: {e}", "re-run the data stage") from None
-        source = str(version)
+        raise UsageError(f"dataset.path {folder} has no trainA/ folder", "point dataset.path at a folder with trainA/trainB")
     for s in ("trainA", "trainB"):
         if s in splits and (s not in out or len(out[s]) == 0):
             raise UsageError(f"dataset {source} has no images in {s}", "CycleGAN needs both trainA and trainB")
