@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .tools/bin
 
-# Pinned tool versions (Go modules; release archives with checksums in scripts/tool-releases.txt).
+# Pinned tool versions (Go modules; release archives with checksums in tools/releases.txt).
 KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.8.0
 ACTIONLINT_VERSION := v1.7.12
@@ -30,9 +30,9 @@ $(VENV)/.installed: requirements.txt trainer/requirements.txt pyproject.toml
 	touch $@
 
 tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/bin
-	@scripts/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
-	@scripts/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
-	@scripts/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
+	@tools/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
+	@tools/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
+	@tools/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
 
 cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kubectl, kwok) into .tools/bin
 	@tools/controlplane/build.sh

@@ -156,7 +156,7 @@ def container_resources(p: Project, ratio: Fraction, gpus: int) -> dict:
     }
     if gpus:
         for side in result.values():
-            side[p.gpu_resource] = gpus
+            side[p.gpu_resource] = yamlio.text(str(gpus))  # a string, as the API server returns it: re-apply is a no-op
     return result
 
 

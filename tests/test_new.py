@@ -16,7 +16,7 @@ def test_new_two_a10_gpus_renders_and_passes_kubeconform(tmp_path):
     assert all(doc["metadata"]["namespace"] == "gp-engine-lab" for doc in objects.values())
     pod = objects[("Job", "foo-train")]["spec"]["template"]["spec"]
     resources = pod["containers"][0]["resources"]
-    assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == 2
+    assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == "2"
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-A10"]}]}]
     for side in ("requests", "limits"):  # /dev/shm inside the memory limit, limits within NRP's band
@@ -39,7 +39,7 @@ def test_new_cpu_only_special_resource_and_build(tmp_path):
     assert result.exit_code == 0, result.output
     job = by_kind_name(build(tmp_path / "big"))[("Job", "big-train")]
     limits = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-    assert limits["nvidia.com/a100"] == 2 and "nvidia.com/gpu" not in limits
+    assert limits["nvidia.com/a100"] == "2" and "nvidia.com/gpu" not in limits
     assert job["metadata"]["annotations"]["nautilus.io/gpu-quota"] == "A100 form, ticket 42"
     printed = nautilus("build", tmp_path / "big")
     assert printed.exit_code == 0 and "name: big-train" in printed.output

@@ -49,10 +49,7 @@ def toleration_reservation(w: Workload, _):
 
 def _keeps_off_gpu_nodes(pod: dict) -> bool:
     label = policy()["gpu"]["gpu_node_label"]
-    affinity = dig(pod, "affinity", "nodeAffinity", default={}) or {}
-    terms = list(dig(affinity, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", default=[]) or [])
-    terms += [p.get("preference", {}) for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
-    for term in terms:
+    for term in _node_terms(pod):
         for expression in term.get("matchExpressions") or []:
             if expression.get("key") == label and (
                     expression.get("operator") == "DoesNotExist"
@@ -65,6 +62,25 @@ def _keeps_off_gpu_nodes(pod: dict) -> bool:
 def cpu_off_gpu_nodes(w: Workload, _):
     if not w.gpus() and not _keeps_off_gpu_nodes(w.pod):
         yield "asks for no GPU but may land on a GPU node"
+
+
+def _node_terms(pod: dict) -> list[dict]:
+    """Every node selector term of the pod's node affinity, required and preferred."""
+    affinity = dig(pod, "affinity", "nodeAffinity", default={}) or {}
+    terms = list(dig(affinity, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", default=[]) or [])
+    return terms + [p.get("preference", {}) for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+
+
+@coded("gpu-product")
+def gpu_product(w: Workload, _):
+    label, known = policy()["gpu"]["product_label"], set(policy()["gpu"]["products"])
+    wanted = [dig(w.pod, "nodeSelector", label)] if dig(w.pod, "nodeSelector", label) else []
+    for term in _node_terms(w.pod):
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == label and expression.get("operator") == "In":
+                wanted += expression.get("values") or []
+    for product in sorted(set(wanted) - known):
+        yield f"selects {label}={product}, which is not a known NRP GPU product"
 
 
 def _deadline(w: Workload):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install one pinned tool into .tools/bin: `go install MODULE@VERSION` where Go is present, else the
-# release archive listed in scripts/tool-releases.txt, checked against its sha256. Idempotent: a tool
+# release archive listed in tools/releases.txt, checked against its sha256. Idempotent: a tool
 # already installed at VERSION is left alone.
-# usage: scripts/install-tool.sh NAME GO_MODULE VERSION
+# usage: tools/install-tool.sh NAME GO_MODULE VERSION
 set -euo pipefail
 name=$1 module=$2 version=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ if command -v go >/dev/null; then
 else
   platform="$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
   read -r url sum < <(awk -v n="$name" -v v="$version" -v p="$platform" \
-    '$1 == n && $2 == v && $3 == p {print $4, $5}' "$root/scripts/tool-releases.txt") || true
+    '$1 == n && $2 == v && $3 == p {print $4, $5}' "$root/tools/releases.txt") || true
   if [[ -z ${url:-} ]]; then
     echo "error: no Go toolchain and no pinned release of $name $version for $platform; install Go (https://go.dev/dl) and rerun make setup" >&2
     exit 2
