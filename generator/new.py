@@ -20,6 +20,7 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--allow-unknown-product", is_flag=True, help="Accept a --gpu-product not yet in schemas/policy.yaml.")
 @click.option("--gpu-resource", default="nvidia.com/gpu", show_default=True, help="GPU resource name, e.g. nvidia.com/a100.")
 @click.option("--gpu-quota", help="How the namespace has quota for a gated GPU resource (a100, h100, ...).")
+@click.option("--priority-class", help="NRP priority class; opportunistic runs gated GPUs without quota, preemptible.")
 @click.option("--cpu", default=_DEFAULTS["cpu"], show_default=True, help="CPU request per pod.")
 @click.option("--memory", default=_DEFAULTS["memory"], show_default=True, help="Memory request per pod, /dev/shm included.")
 @click.option("--shm", default=_DEFAULTS["shm"], show_default=True, help="/dev/shm size (memory).")
@@ -33,7 +34,7 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--force", is_flag=True, help="Replace an existing overlay.")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=OVERLAYS, show_default=True,
               help="Folder that receives the overlay.")
-def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, cpu, memory, shm,
+def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
         scratch, storage, storage_class, image, dataset, nodes, dev_pod, force, output_dir):
     """Write overlays/NAME/: kustomization, train.yaml and patches for one project.
 
@@ -46,7 +47,7 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     project = scaffold.Project(
         name=name, namespace=namespace,
         gpus=scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1"),
-        gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, cpu=cpu, memory=memory,
+        gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, priority_class=priority_class, cpu=cpu, memory=memory,
         shm=shm, scratch=scratch, storage=storage, storage_class=storage_class, image=image, dataset=dataset,
         nodes=scaffold.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),
         dev_pod=dev_pod)

@@ -26,6 +26,7 @@ class Project:
     gpu_products: tuple[str, ...]
     gpu_resource: str
     gpu_quota: str | None
+    priority_class: str | None
     cpu: str
     memory: str
     shm: str
@@ -82,9 +83,13 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
         raise UsageError(f"unknown GPU resource {p.gpu_resource!r}",
                          f"use {gpu['resource']} or one of {', '.join(gpu['special_resources'])}")
     special = gpu["special_resources"].get(p.gpu_resource, {})
-    if special.get("gated") and p.gpus and not p.gpu_quota:
+    priorities = policy["priority_classes"]
+    if p.priority_class is not None and p.priority_class not in priorities["allowed"]:
+        raise UsageError(f"priority class {p.priority_class!r} is not allowed on NRP",
+                         f"use one of {', '.join(priorities['allowed'])}")
+    if special.get("gated") and p.gpus and not p.gpu_quota and p.priority_class not in priorities["opportunistic"]:
         raise UsageError(f"{p.gpu_resource} needs a namespace quota ({special['quota']})",
-                         "state how this namespace has it with --gpu-quota '<how>'")
+                         "state how this namespace has it with --gpu-quota '<how>', or pass --priority-class opportunistic")
     if p.gpu_products and not p.gpus:
         raise UsageError("--gpu-product given with --gpus 0", "ask for at least one GPU or drop --gpu-product")
     unknown = [product for product in p.gpu_products if product not in gpu["products"]]
@@ -181,7 +186,7 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
         kustomization["images"][0]["digest"] = digest
     else:
         kustomization["images"][0]["newTag"] = tag
-    gpu_patch = bool(p.gpu_products or (p.gpus and p.gpu_quota))
+    gpu_patch = bool(p.gpu_products or p.priority_class or (p.gpus and p.gpu_quota))
     wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1}
     kustomization["patches"] = [entry for entry in kustomization["patches"] if wanted_patches[entry["path"]]]
     if not components:
@@ -211,10 +216,15 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
             gpu["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
         else:
             del gpu["metadata"]["annotations"]
+        pod = gpu["spec"]["template"]["spec"]
+        if p.priority_class:
+            pod.insert(0, "priorityClassName", p.priority_class)
         if p.gpu_products:
-            gpu["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
                 "nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = list(p.gpu_products)
         else:
+            del pod["affinity"]
+        if not pod:
             del gpu["spec"]
         yamlio.dump(gpu, folder / "gpu.yaml")
 

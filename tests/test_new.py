@@ -45,6 +45,16 @@ def test_new_cpu_only_special_resource_and_build(tmp_path):
     assert printed.exit_code == 0 and "name: big-train" in printed.output
 
 
+def test_gated_gpu_with_opportunistic_priority_needs_no_quota(tmp_path):
+    result = nautilus("new", "h", "--namespace", "ns", "--gpu-resource", "nvidia.com/h100",
+                      "--priority-class", "opportunistic", "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    pod = by_kind_name(build(tmp_path / "h"))[("Job", "h-train")]["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "opportunistic"
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/h100"] == "1"
+    assert kubeconform_strict(tmp_path / "h").returncode == 0
+
+
 def test_init_writes_bases_that_render(tmp_path):
     assert nautilus("init", tmp_path).exit_code == 0
     assert tree(tmp_path / "base") == tree(REPO / "base")
@@ -70,6 +80,8 @@ def test_init_writes_bases_that_render(tmp_path):
     ["p", "--gpus", "0", "--gpu-product", "NVIDIA-A10"],
     ["p", "--gpu-resource", "nvidia.com/a100"],                  # gated without --gpu-quota
     ["p", "--gpu-resource", "amd.com/gpu"],
+    ["p", "--priority-class", "owner"],                         # rejected by NRP's quota
+    ["p", "--gpu-resource", "nvidia.com/h100", "--priority-class", "armada-default"],  # gated, not opportunistic
     ["p", "--image", "ghcr.io/x/trainer"], ["p", "--image", "ghcr.io/x/trainer:latest"],
     ["p", "--nodes", "0"], ["p", "--dataset", "../etc"],
     ["p", "--cpu", "16", "--dev-pod"],                           # interactive pod's limit passes 16 CPU
