@@ -165,9 +165,16 @@ def container_resources(p: Project, ratio: Fraction, gpus: int) -> dict:
     return result
 
 
+def relative_bases(overlays: Path, name: str) -> Path:
+    """The bases as seen from overlays/<name>: the repository's own base/ beside overlays/ (one made by
+    `nautilus init` in another repository), else this template's."""
+    beside = overlays.resolve().parent / "base"
+    return Path(os.path.relpath(beside if beside.is_dir() else BASE, overlays / name))
+
+
 def overlay(p: Project, policy: dict, folder: Path) -> None:
     """Write the project's overlay files into folder."""
-    base = Path(os.path.relpath(BASE, folder.parent / p.name))
+    base = relative_bases(folder.parent, p.name)
     ratio = Fraction(str(policy["requests"]["generator_limit_ratio"]))
     kustomization = yamlio.load(TEMPLATES / "overlay/kustomization.yaml")
     kustomization["namespace"] = p.namespace
@@ -241,7 +248,7 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
 
 def dev_overlay(p: Project, folder: Path) -> None:
     """The opt-in dev pod's folder, <name>.dev, next to the project's overlay."""
-    base = Path(os.path.relpath(BASE, folder.parent / f"{p.name}.dev"))
+    base = relative_bases(folder.parent, f"{p.name}.dev")
     kustomization = yamlio.load(TEMPLATES / "overlay-dev/kustomization.yaml")
     kustomization["resources"][0] = f"../{p.name}"
     kustomization["components"][0] = str(base / "components" / "dev-pod")

@@ -61,6 +61,8 @@ def test_init_writes_bases_that_render(tmp_path):
     assert (tmp_path / "overlays").is_dir()
     result = nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path / "overlays")
     assert result.exit_code == 0
+    assert "../../base/train" in (tmp_path / "overlays/p/kustomization.yaml").read_text()  # its own bases
+    assert kubeconform_strict(tmp_path / "overlays/p").returncode == 0
     again = nautilus("init", tmp_path)
     assert again.exit_code == 2 and again.output.startswith("error: ")
 
