@@ -74,7 +74,8 @@ def open_splits(cfg: dict, root: Path, splits=("trainA", "trainB")) -> dict:
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """uint8 HxWx3 -> float CxHxW in [-1, 1] (the reference's Normalize((0.5,)*3, (0.5,)*3))."""
-    return torch.from_numpy(np.array(img, dtype=np.float32)).permute(2, 0, 1).div(127.5).sub(1.0)  # copies: inputs may be read-only (mmap)
+    # np.array copies the (possibly read-only, memory-mapped) uint8 crop; the float work is done in place.
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
 def augment(img: np.ndarray, crop: int, flip: bool, rng: np.random.Generator) -> np.ndarray:

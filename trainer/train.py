@@ -3,11 +3,11 @@
     python -m trainer.train --config train.yaml --root /data [--set train.lr=0.0001 ...]
     torchrun --nproc-per-node=gpu -m trainer.train --config /etc/nautilus/train.yaml --root /data
 
-Reference parity (junyanz/pytorch-CycleGAN-and-pix2pix): LSGAN (MSE) losses, cycle weight lambda_cycle
-for both directions, identity loss weighted lambda_identity x lambda_cycle, D loss halved, image pools,
-Adam(lr, (beta1, 0.999)); learning rate constant for `epochs` epochs then linear decay: epoch k (1-based)
-runs at lr x (1 - max(0, k - epochs) / (epochs_decay + 1)), i.e. the variant that steps the scheduler
-after each epoch (never reaching zero), not the 2020-2023 one that steps before every epoch.
+Reference parity (junyanz/pytorch-CycleGAN-and-pix2pix): the update is trainer.step's (LSGAN losses, cycle and
+identity weights, D loss halved, image pools, Adam(lr, (beta1, 0.999))); learning rate constant for `epochs`
+epochs then linear decay: epoch k (1-based) runs at lr x (1 - max(0, k - epochs) / (epochs_decay + 1)), i.e.
+the variant that steps the scheduler after each epoch (never reaching zero), not the 2020-2023 one that steps
+before every epoch.
 
 Global batch = train.batch_size x world size. Every sample is normalised by itself (InstanceNorm) and DDP
 averages gradients, so N GPUs at batch b train exactly like one process at batch N x b. The learning
@@ -17,23 +17,18 @@ instability).
 """
 import argparse
 import hashlib
-import itertools
 import math
 import os
 import random
 import signal
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
@@ -41,42 +36,7 @@ from .config import UsageError, dump as dump_config, load as load_config
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
 from .models import build
 from .pool import ImagePool
-
-LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
-
-
-class Generators(nn.Module):
-    """Both generators in one forward, so one DDP wrapper syncs all their gradients in one backward."""
-
-    def __init__(self, G_A, G_B):
-        super().__init__()
-        self.G_A, self.G_B = G_A, G_B
-
-    def forward(self, real_A, real_B, identity: bool):
-        fake_B = self.G_A(real_A)
-        fake_A = self.G_B(real_B)
-        out = [fake_B, self.G_B(fake_B), fake_A, self.G_A(fake_A)]  # fakes and reconstructions
-        out += [self.G_A(real_B), self.G_B(real_A)] if identity else [None, None]
-        return out
-
-
-class Discriminators(nn.Module):
-    def __init__(self, D_A, D_B):
-        super().__init__()
-        self.D_A, self.D_B = D_A, D_B
-
-    def forward(self, real_B, fake_B, real_A, fake_A):
-        return self.D_A(real_B), self.D_A(fake_B), self.D_B(real_A), self.D_B(fake_A)
-
-
-def gan_loss(pred: torch.Tensor, real: bool) -> torch.Tensor:
-    pred = pred.float()
-    return F.mse_loss(pred, torch.ones_like(pred) if real else torch.zeros_like(pred))
-
-
-def l1(a, b):
-    return F.l1_loss(a.float(), b.float())
-
+from .step import LOSS_NAMES, Step, optimizers
 
 # --- machine ---------------------------------------------------------------------------------------------
 
@@ -212,7 +172,6 @@ def train(cfg: dict, root: Path) -> int:
     workers = t["workers"] if isinstance(t["workers"], int) else max(0, min(8, int(cpus // local_world) - 1))
     precision = pick_precision(t["precision"], device)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     # channels_last only on GPUs: on CPU (torch 2.9.1) instance_norm's backward returns wrong input
     # gradients for a channels_last batch of 1 (measured: |error| ~ 4 on unit-variance data).
     channels_last = t["channels_last"] and device.type == "cuda"
@@ -231,10 +190,7 @@ def train(cfg: dict, root: Path) -> int:
     nets = build(m)
     for net in nets.values():
         net.to(device, memory_format=memory_format)
-    params_G = list(itertools.chain(nets["G_A"].parameters(), nets["G_B"].parameters()))
-    params_D = list(itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()))
-    opt_G = torch.optim.Adam(params_G, lr=t["lr"], betas=(t["beta1"], 0.999))
-    opt_D = torch.optim.Adam(params_D, lr=t["lr"], betas=(t["beta1"], 0.999))
+    opt_G, opt_D = optimizers(nets, t["lr"], t["beta1"])
 
     def lr_factor(e):  # e = epochs completed (0-based index of the running epoch)
         return 1.0 - max(0, e + 1 - t["epochs"]) / (t["epochs_decay"] + 1)
@@ -289,12 +245,9 @@ def train(cfg: dict, root: Path) -> int:
 
     if main_rank:
         ckpt.atomic_write(run_dir / "config.yaml", lambda f: f.write(dump_config(cfg).encode()))
-    G_A, G_B, D_A, D_B = (torch.compile(nets[k]) if t["compile"] else nets[k] for k in ("G_A", "G_B", "D_A", "D_B"))
-    gens, discs = Generators(G_A, G_B), Discriminators(D_A, D_B)
-    if world > 1:
-        ids = [local_rank] if device.type == "cuda" else None
-        gens = DDP(gens, device_ids=ids, broadcast_buffers=False)
-        discs = DDP(discs, device_ids=ids, broadcast_buffers=False)
+    update = Step(nets, opt_G, opt_D, pools, scaler, lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
+                  amp_dtype=amp_dtype, compile=t["compile"], ddp=world > 1,
+                  device_ids=[local_rank] if device.type == "cuda" else None)
 
     sample_A = center_sample(splits.get("testA", splits["trainA"])[0], t["crop_size"]).unsqueeze(0).to(device)
     sample_B = center_sample(splits.get("testB", splits["trainB"])[0], t["crop_size"]).unsqueeze(0).to(device)
@@ -302,39 +255,6 @@ def train(cfg: dict, root: Path) -> int:
     if main_rank:
         from torch.utils.tensorboard import SummaryWriter  # slow import; rank 0 only
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step or None)
-
-    lam_A = lam_B = t["lambda_cycle"]
-    lam_idt = t["lambda_identity"]
-
-    def train_step(real_A, real_B) -> torch.Tensor:
-        # Generators: D frozen so the G loss backpropagates through D into G without touching D's grads.
-        for p in params_D:
-            p.requires_grad_(False)
-        with autocast():
-            fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = gens(real_A, real_B, lam_idt > 0)
-            loss_G_A, loss_G_B = gan_loss(D_A(fake_B), True), gan_loss(D_B(fake_A), True)
-            cyc_A, cyc_B = l1(rec_A, real_A) * lam_A, l1(rec_B, real_B) * lam_B
-            zero = torch.zeros((), device=device)
-            idt_loss_A = l1(idt_A, real_B) * lam_B * lam_idt if lam_idt > 0 else zero
-            idt_loss_B = l1(idt_B, real_A) * lam_A * lam_idt if lam_idt > 0 else zero
-            loss_G = loss_G_A + loss_G_B + cyc_A + cyc_B + idt_loss_A + idt_loss_B
-        opt_G.zero_grad(set_to_none=True)
-        scaler.scale(loss_G).backward()
-        scaler.step(opt_G)
-        # Discriminators: real vs (pooled) fake, each loss halved as in the reference.
-        for p in params_D:
-            p.requires_grad_(True)
-        with autocast():
-            pooled_B = pools["B"].query(fake_B.detach().float())
-            pooled_A = pools["A"].query(fake_A.detach().float())
-            real_pb, fake_pb, real_pa, fake_pa = discs(real_B, pooled_B, real_A, pooled_A)
-            loss_D_A = 0.5 * (gan_loss(real_pb, True) + gan_loss(fake_pb, False))
-            loss_D_B = 0.5 * (gan_loss(real_pa, True) + gan_loss(fake_pa, False))
-        opt_D.zero_grad(set_to_none=True)
-        scaler.scale(loss_D_A + loss_D_B).backward()
-        scaler.step(opt_D)
-        scaler.update()
-        return torch.stack([loss_D_A, loss_G_A, cyc_A, idt_loss_A, loss_D_B, loss_G_B, cyc_B, idt_loss_B]).detach()
 
     def save_checkpoint(reason: str) -> None:
         mine = {"pools": {d: pools[d].state_dict() for d in "AB"}, "rng": rng_state(device),
@@ -386,7 +306,7 @@ def train(cfg: dict, root: Path) -> int:
             for real_A, real_B in loader:
                 real_A = real_A.to(device, non_blocking=True).contiguous(memory_format=memory_format)
                 real_B = real_B.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-                losses = train_step(real_A, real_B)
+                losses = update(real_A, real_B)
                 step, in_epoch, seen = step + 1, in_epoch + 1, seen + b * world
                 win_loss = losses if win_loss is None else win_loss + losses
                 win_steps += 1

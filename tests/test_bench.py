@@ -1,0 +1,95 @@
+"""The benchmarks' building blocks do what their figures claim (tiny sizes, CPU, one thread)."""
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from bench.common import ReferenceStep, interleaved, make_step, markdown_table, report  # noqa: E402
+from bench.loader import pairs_per_second  # noqa: E402
+from trainer.step import Step  # noqa: E402
+
+TINY = {"ngf": 4, "ndf": 4, "n_blocks": 1, "n_layers_d": 2}
+
+
+def normalised_biases(net: torch.nn.Module) -> set[str]:
+    """Conv biases followed by an InstanceNorm: zero true gradient, so Adam turns float noise into +-lr steps."""
+    mods = list(net.named_modules())
+    return {f"{name}.bias" for (name, m), (_, nxt) in zip(mods, mods[1:])
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) and isinstance(nxt, torch.nn.InstanceNorm2d)}
+
+
+def test_baseline_reproduces_the_trainer_step_in_fp32():
+    torch.set_num_threads(1)
+    cpu = torch.device("cpu")
+    ref, ref_nets = make_step("baseline", TINY, cpu, pool=2)
+    ours, our_nets = make_step("fp32", TINY, cpu, pool=2)
+    assert isinstance(ref, ReferenceStep) and isinstance(ours, Step)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(4):  # batch 2, pool of 2: from the second step on the pools swap images
+        a, b = (torch.rand(2, 3, 16, 16, generator=g) * 2 - 1 for _ in "AB")
+        torch.testing.assert_close(ref(a, b), ours(a, b), rtol=0, atol=1e-5)
+    for name, net in ref_nets.items():
+        skip = normalised_biases(net)
+        theirs = dict(our_nets[name].named_parameters())
+        for pname, value in net.named_parameters():
+            if pname not in skip:
+                torch.testing.assert_close(value, theirs[pname], rtol=0, atol=1e-6, msg=f"{name}.{pname}")
+    x = torch.rand(1, 3, 16, 16, generator=g) * 2 - 1
+    with torch.no_grad():
+        for k in ("G_A", "G_B", "D_A", "D_B"):
+            torch.testing.assert_close(ref_nets[k](x), our_nets[k](x), rtol=0, atol=1e-5)
+    assert not torch.equal(ref_nets["G_A"].model[1].weight, make_step("fp32", TINY, cpu)[1]["G_A"].model[1].weight)
+
+
+def test_modes_are_what_their_names_say():
+    cpu = torch.device("cpu")
+    amp, nets = make_step("amp+cl", TINY, cpu)
+    assert amp.amp_dtype == torch.bfloat16 and not isinstance(amp.gens.G_A, torch._dynamo.eval_frame.OptimizedModule)
+    assert nets["G_A"].model[1].weight.is_contiguous(memory_format=torch.channels_last)
+    compiled, _ = make_step("amp+cl+compile", TINY, cpu)
+    assert isinstance(compiled.gens.G_A, torch._dynamo.eval_frame.OptimizedModule)
+    fp32, nets = make_step("fp32", TINY, cpu)
+    assert fp32.amp_dtype is None and not nets["G_A"].model[1].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_interleaved_rotates_the_order_and_times_each_run():
+    calls = []
+    runs = {k: (lambda k=k: (calls.append(k), time.sleep(0.02 if k == "b" else 0))) for k in "abc"}
+    times = interleaved(runs, 3)
+    assert calls == list("abcbcacab")
+    assert all(len(t) == 3 for t in times.values())
+    assert min(times["b"]) >= 0.02 > max(times["a"])
+
+
+def test_pairs_per_second_draws_exactly_the_pairs_asked_for_across_epochs():
+    seen = []
+
+    class Counting(torch.utils.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, key):
+            seen.append(key)
+            return torch.zeros(1)
+
+    assert pairs_per_second(Counting(), 7, 0) > 0
+    assert seen == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0)]
+
+
+def test_report_writes_the_table_as_json_and_markdown(tmp_path, capsys):
+    rows = [{"mode": "baseline", "img/s": 1.0}, {"mode": "amp", "img/s": 2.5}]
+    report("x", {"date": "today"}, rows, tmp_path, ["note"])
+    assert markdown_table(rows).splitlines() == ["| mode | img/s |", "| --- | --- |", "| baseline | 1 |", "| amp | 2.5 |"]
+    assert (tmp_path / "x.md").read_text() == capsys.readouterr().out
+    assert __import__("json").loads((tmp_path / "x.json").read_text())["rows"] == rows
+
+
+@pytest.mark.parametrize("script", ["trainer.py", "loader.py", "distributed.py", "utilisation.py"])
+def test_bench_scripts_parse_their_arguments(script):
+    import subprocess
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "usage:" in proc.stdout, proc.stderr
