@@ -1,5 +1,4 @@
 """`nautilus validate` end to end: real kustomize and kubeconform, output formats, exit codes, waivers."""
-import json
 import subprocess
 import sys
 

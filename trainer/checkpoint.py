@@ -1,43 +1,17 @@
 """Atomic checkpoints in <run>/checkpoints: step_<N>.pt, the last K kept, the newest readable one loaded."""
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from . import atomic
+
 PATTERN = re.compile(r"^step_(\d+)\.pt$")
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(file) on a temp file in the same folder, fsync, then rename over `path`.
-
-    A reader (or a restarted pod) sees the old file or the complete new one, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def torch_save(obj, path: Path) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
+    atomic.write(path, lambda f: torch.save(obj, f))
 
 
 def listing(folder: Path) -> list[Path]:

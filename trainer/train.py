@@ -31,7 +31,7 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import checkpoint as ckpt
+from . import atomic, checkpoint as ckpt
 from .config import UsageError, dump as dump_config, load as load_config
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
 from .models import build
@@ -129,7 +129,7 @@ def fingerprint(states: dict) -> str:
 
 
 def save_image(path: Path, array: np.ndarray) -> None:
-    ckpt.atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
+    atomic.write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
 
 
 @torch.no_grad()
@@ -244,7 +244,7 @@ def train(cfg: dict, root: Path) -> int:
         return 0
 
     if main_rank:
-        ckpt.atomic_write(run_dir / "config.yaml", lambda f: f.write(dump_config(cfg).encode()))
+        atomic.write_text(run_dir / "config.yaml", dump_config(cfg))
     update = Step(nets, opt_G, opt_D, pools, scaler, lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
                   amp_dtype=amp_dtype, compile=t["compile"], ddp=world > 1,
                   device_ids=[local_rank] if device.type == "cuda" else None)

@@ -157,7 +157,7 @@ def test_sigterm_writes_a_checkpoint_before_exit(tmp_path):
     assert len(paths) == 1
     step = ckpt.read(paths[0])["step"]
     assert 2 <= step < 30  # mid-epoch: this checkpoint exists only because of the signal
-    assert f"(SIGTERM)" in out and f"stopping after SIGTERM at step {step}" in out
+    assert "(SIGTERM)" in out and f"stopping after SIGTERM at step {step}" in out
 
 
 def test_truncated_newest_checkpoint_falls_back_to_the_previous(tmp_path, dataset, capsys):

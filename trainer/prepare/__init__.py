@@ -22,7 +22,8 @@ from trainer.prepare.archive import DEFAULT_MAX_BYTES, extract, find_layout
 from trainer.prepare.download import fetch
 from trainer.prepare.images import list_images, write_shard
 from trainer.prepare.pack import LEVELS, SUFFIXES, pack
-from trainer.prepare.publish import Lock, new_version_name, publish, write_atomic
+from trainer.atomic import write_text
+from trainer.prepare.publish import Lock, new_version_name, publish
 from trainer.prepare.source import FORMAT_VERSION, Spec, fingerprint, local_file, source_url
 from trainer.shards import LATEST, MANIFEST, SPLITS, DataError, dataset_dir, file_sha256, read_manifest, resolve, verify
 
@@ -47,7 +48,7 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
             manifest = _build(spec, mark, build, download, threads, max_extract_bytes, backoff, log)
             name = new_version_name(folder)
             manifest.update(version=name, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            write_atomic(build / MANIFEST, json.dumps(manifest, indent=1) + "\n")  # the build's last file
+            write_text(build / MANIFEST, json.dumps(manifest, indent=1) + "\n")  # the build's last file
             version = publish(build, folder, name)
         except DataError:
             if download:  # bad content: fetch it afresh next time (an interrupted download's .part stays)

@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from trainer import atomic
 from trainer.shards import LATEST
 
 
@@ -105,25 +106,6 @@ def _remove_if_same(path: Path, content: str) -> None:
     os.unlink(aside)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace path with text: temp file in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def new_version_name(folder: Path) -> str:
     """A UTC timestamp, suffixed when a version of the same second exists."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -136,9 +118,9 @@ def new_version_name(folder: Path) -> str:
 
 def publish(build: Path, folder: Path, version: str) -> Path:
     """Rename the complete private build folder into place, then point LATEST at it."""
-    fsync_dir(build)
+    atomic.fsync_dir(build)
     target = folder / version
     build.rename(target)
-    fsync_dir(folder)
-    write_atomic(folder / LATEST, version + "\n")
+    atomic.fsync_dir(folder)
+    atomic.write_text(folder / LATEST, version + "\n")
     return target
