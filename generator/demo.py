@@ -19,7 +19,7 @@ DEMO = {"name": "demo", "namespace": "gp-engine-demo", "gpus": "1", "gpu_product
 SMOKE = {  # train.yaml overrides that make the run small enough for a CPU
     "dataset": {"name": "demo", "load_size": 36},
     "model": {"ngf": 8, "ndf": 8, "n_blocks": 2, "n_layers_d": 2},
-    "train": {"epochs": 1, "epochs_decay": 1, "crop_size": 32, "workers": 0},
+    "train": {"epochs": 10, "epochs_decay": 5, "crop_size": 32, "workers": 0},
     "log": {"every_steps": 10},
 }
 
@@ -49,7 +49,7 @@ def smoke_config(overlay: Path, dataset: Path, steps: int, out: Path) -> Path:
 @click.command()
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep everything here [default: a new temporary folder].")
-@click.option("--steps", default=40, show_default=True, help="Training steps of the CPU run.")
+@click.option("--steps", default=200, show_default=True, help="Training steps of the CPU run.")
 @click.pass_context
 def demo(ctx, workdir, steps):
     """Generate, render, validate and report a demo overlay, then prepare a generated dataset and
