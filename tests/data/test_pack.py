@@ -3,9 +3,11 @@ import io
 import subprocess
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+import zstandard
 
 from trainer.prepare import prepare
 from trainer.prepare.archive import extract
@@ -95,3 +97,21 @@ def test_stage_unpacks_a_verified_copy_to_scratch(dataset, tmp_path):
     for split in ("trainA", "testB"):
         np.testing.assert_array_equal(open_split(local, split), open_split(version, split))
     assert stage(version, tmp_path / "scratch") == local  # a second rank reuses the copy
+
+
+def test_unpack_never_writes_outside_dest(tmp_path):
+    # unpack() trusts the system tar to refuse `..` and absolute names; this holds it to that
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        for name in ("../escaped", "/tmp/absolute-escape-probe", "ok/inside"):
+            entry = tarfile.TarInfo(name)
+            entry.size = 2
+            tf.addfile(entry, io.BytesIO(b"hi"))
+    archive = tmp_path / "evil.tar.zst"
+    archive.write_bytes(zstandard.ZstdCompressor().compress(raw.getvalue()))
+    (tmp_path / "dest").mkdir()
+    try:
+        unpack(archive, tmp_path / "dest")
+    except DataError:
+        pass  # refusing the whole archive is fine too
+    assert not (tmp_path / "escaped").exists() and not Path("/tmp/absolute-escape-probe").exists()

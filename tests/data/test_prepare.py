@@ -119,8 +119,8 @@ def test_bad_input_is_one_clear_line_and_publishes_nothing(server, dataset, tmp_
 
 
 def test_two_concurrent_preparers_publish_one_dataset(server, dataset, tmp_path):
-    server.files["/ds.zip"] = zip_folder(dataset, top="ds", padding=1 << 20)
-    server.faults["/ds.zip"] = ["slow", "slow"]  # the download takes about a second: the two runs overlap
+    server.files["/ds.zip"] = zip_folder(dataset, top="ds", padding=3 << 20)
+    server.faults["/ds.zip"] = ["slow", "slow"]  # the download takes about two seconds: the two runs overlap
     procs = [run_cli(tmp_path, "--name", "ds", "--url", server.url("/ds.zip"), wait=False) for _ in range(2)]
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
     assert [r[2] for r in results] == [0, 0], results
