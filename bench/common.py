@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from trainer.models import build
 from trainer.pool import ImagePool
 from trainer.step import Step, optimizers
-from trainer.train import cpu_quota, pick_precision
+from trainer.cpus import available_cpus
+from trainer.train import pick_precision
 
 FULL = {"ngf": 64, "ndf": 64, "n_blocks": 9, "n_layers_d": 3}  # the reference's networks
 
@@ -142,7 +143,7 @@ def machine(device: torch.device) -> dict:
     import PIL
 
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpu": cpu_model(), "cpus": cpu_quota(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "cpu": cpu_model(), "cpus": available_cpus(), "torch": torch.__version__, "numpy": numpy.__version__,
             "pillow": PIL.__version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
     info["load_average"] = round(os.getloadavg()[0], 1)
     if device.type == "cuda":

@@ -9,6 +9,7 @@ pack >= 2x the seed's at no larger size, unpack >= 2x, loader >= 5x the per-samp
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.prepare import prepare  # noqa: E402
-from trainer.prepare.cpus import available_cpus  # noqa: E402
+from trainer.cpus import available_cpus  # noqa: E402
 from trainer.prepare.images import list_images, load_resized  # noqa: E402
 from trainer.prepare.pack import pack, unpack  # noqa: E402
 from trainer.prepare.source import Spec  # noqa: E402
@@ -87,7 +88,7 @@ def drop_cache(folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=available_cpus())
+    parser.add_argument("--threads", type=int, default=math.ceil(available_cpus()))
     parser.add_argument("--work", type=Path, default=Path("/tmp/nautilus-bench-data"))
     parser.add_argument("--samples", type=int, default=400, help="samples timed on the JPEG path")
     parser.add_argument("--repeat", type=int, default=3, help="pack/unpack runs; the best is reported")

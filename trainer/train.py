@@ -33,31 +33,13 @@ from torch.utils.data import DataLoader
 
 from . import atomic, checkpoint as ckpt
 from .config import UsageError, dump as dump_config, load as load_config
+from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
 from .models import build
 from .pool import ImagePool
 from .step import LOSS_NAMES, Step, optimizers
 
 # --- machine ---------------------------------------------------------------------------------------------
-
-def cpu_quota() -> float:
-    """CPUs this container may use: the cgroup quota (v2, then v1), else the affinity mask, never the node's."""
-    cpus = float(len(os.sched_getaffinity(0)))
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            return min(cpus, int(quota) / int(period))
-    except (OSError, ValueError):
-        pass
-    try:
-        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
-        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
-        if quota > 0:
-            return min(cpus, quota / period)
-    except (OSError, ValueError):
-        pass
-    return cpus
-
 
 def pick_precision(choice: str, device: torch.device) -> str:
     if choice != "auto":
@@ -165,7 +147,7 @@ def train(cfg: dict, root: Path) -> int:
     else:
         torch.backends.cudnn.benchmark = True  # fixed crop size: autotuning pays off after the first step
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    cpus = cpu_quota()
+    cpus = available_cpus()
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, int(cpus // local_world)))

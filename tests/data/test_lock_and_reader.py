@@ -6,7 +6,7 @@ import time
 import pytest
 
 from trainer.prepare import prepare
-from trainer.prepare.cpus import available_cpus, cgroup_quota
+from trainer.cpus import available_cpus, cgroup_quota
 from trainer.prepare.publish import Lock
 from trainer.prepare.source import Spec
 from trainer.shards import DataError, open_split, resolve
@@ -60,7 +60,7 @@ def test_resolve_reports_missing_and_damaged_datasets(dataset, tmp_path):
     assert any("unusable" in line for line in lines)
 
 
-@pytest.mark.parametrize("text, cpus", [("max 100000\n", None), ("250000 100000\n", 3), ("100000 100000\n", 1)])
+@pytest.mark.parametrize("text, cpus", [("max 100000\n", None), ("250000 100000\n", 2.5), ("100000 100000\n", 1)])
 def test_cgroup_v2_quota(tmp_path, text, cpus):
     (tmp_path / "cpu.max").write_text(text)
     assert cgroup_quota(tmp_path) == cpus
@@ -70,5 +70,5 @@ def test_cgroup_v1_quota_and_no_cgroup(tmp_path):
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
     (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert cgroup_quota(tmp_path) == 2
+    assert cgroup_quota(tmp_path) == 1.5
     assert available_cpus(tmp_path / "absent") == len(os.sched_getaffinity(0))

@@ -6,12 +6,13 @@ python -m trainer.prepare --root /data --name horse2zebra --load-size 286
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+from trainer.cpus import available_cpus
 from trainer.prepare import prepare
 from trainer.prepare.archive import DEFAULT_MAX_BYTES
-from trainer.prepare.cpus import available_cpus
 from trainer.prepare.source import load_spec
 from trainer.shards import DataError
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
                          base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
                          compression=args.compression)
-        prepare(spec, args.root, threads=args.threads or available_cpus(), max_extract_bytes=args.max_extract_bytes,
+        prepare(spec, args.root, threads=args.threads or math.ceil(available_cpus()), max_extract_bytes=args.max_extract_bytes,
                 log=lambda line: print(line, flush=True))
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
