@@ -16,7 +16,7 @@ KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.8.0
 ACTIONLINT_VERSION := v1.7.12
 
-.PHONY: help setup tools cluster-tools venv demo test clean
+.PHONY: help setup tools packages cluster-tools venv demo test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,13 +34,18 @@ tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/
 	@tools/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
 	@tools/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
 
+packages: ## Debian packages the tests use: pigz (the seed's gzip format is checked with the real pigz)
+	@command -v pigz >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq pigz >/dev/null; } \
+	  || { echo "error: pigz is missing; install it (Debian/Ubuntu: sudo apt-get install pigz) and rerun" >&2; exit 2; }
+
 cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kubectl, kwok) into .tools/bin
 	@tools/controlplane/build.sh
 
 demo: setup ## the main job on an embedded default, no cluster needed
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/nautilus demo
 
-test: setup cluster-tools ## the whole test suite (builds the test control plane first)
+test: setup packages cluster-tools ## the whole test suite (builds the test control plane first)
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python -m pytest
 
 clean: ## remove the environment and tools
