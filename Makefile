@@ -35,8 +35,8 @@ tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/
 	@tools/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
 
 packages: ## Debian packages the tests use: pigz (the seed's gzip format is checked with the real pigz)
-	@command -v pigz >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && apt-get update -qq && apt-get install -y -qq pigz >/dev/null; } \
+	@command -v pigz >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo -n); command -v apt-get >/dev/null \
+	  && $$sudo apt-get update -qq && $$sudo apt-get install -y -qq pigz >/dev/null; } \
 	  || { echo "error: pigz is missing; install it (Debian/Ubuntu: sudo apt-get install pigz) and rerun" >&2; exit 2; }
 
 cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kubectl, kwok) into .tools/bin
