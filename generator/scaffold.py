@@ -252,4 +252,16 @@ def dev_overlay(p: Project, folder: Path) -> None:
     kustomization = yamlio.load(TEMPLATES / "overlay-dev/kustomization.yaml")
     kustomization["resources"][0] = f"../{p.name}"
     kustomization["components"][0] = str(base / "components" / "dev-pod")
+    if p.priority_class or p.gpu_quota:  # copied from the train Job's gpu.yaml: a Job-to-Pod replacement cannot be optional
+        access = yamlio.load(TEMPLATES / "overlay-dev/access.yaml")
+        if p.gpu_quota:
+            access["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
+        else:
+            del access["metadata"]["annotations"]
+        if p.priority_class:
+            access["spec"]["priorityClassName"] = p.priority_class
+        else:
+            del access["spec"]
+        yamlio.dump(access, folder / "access.yaml")
+        kustomization["patches"] = [{"path": "access.yaml", "target": {"kind": "Pod", "labelSelector": "nautilus.io/stage=dev"}}]
     yamlio.dump(kustomization, folder / "kustomization.yaml")

@@ -47,12 +47,23 @@ def test_new_cpu_only_special_resource_and_build(tmp_path):
 
 def test_gated_gpu_with_opportunistic_priority_needs_no_quota(tmp_path):
     result = nautilus("new", "h", "--namespace", "ns", "--gpu-resource", "nvidia.com/h100",
-                      "--priority-class", "opportunistic", "--output-dir", tmp_path)
+                      "--priority-class", "opportunistic", "--dev-pod", "--output-dir", tmp_path)
     assert result.exit_code == 0, result.output
     pod = by_kind_name(build(tmp_path / "h"))[("Job", "h-train")]["spec"]["template"]["spec"]
     assert pod["priorityClassName"] == "opportunistic"
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/h100"] == "1"
     assert kubeconform_strict(tmp_path / "h").returncode == 0
+    dev = by_kind_name(build(tmp_path / "h.dev"))[("Pod", "h-dev")]
+    assert dev["spec"]["priorityClassName"] == "opportunistic"  # the dev pod reaches its GPU the same way
+
+
+def test_dev_pod_carries_the_gpu_quota_acknowledgement(tmp_path):
+    result = nautilus("new", "q", "--namespace", "ns", "--gpu-resource", "nvidia.com/a100", "--gpu-quota", "A100 form",
+                      "--dev-pod", "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    dev = by_kind_name(build(tmp_path / "q.dev"))[("Pod", "q-dev")]
+    assert dev["metadata"]["annotations"]["nautilus.io/gpu-quota"] == "A100 form"
+    assert "priorityClassName" not in dev["spec"]
 
 
 def test_init_writes_bases_that_render(tmp_path):
