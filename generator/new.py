@@ -4,10 +4,10 @@ from pathlib import Path
 
 import click
 
-from . import scaffold, yamlio
+from . import repo, scaffold
 from .atomic import check_parent, replace_folders
 from .errors import UsageError
-from .paths import BASE, OVERLAYS, POLICY
+from .policy.table import policy as nrp_policy
 
 _DEFAULTS = scaffold.defaults()
 
@@ -32,8 +32,8 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
 @click.option("--force", is_flag=True, help="Replace an existing overlay.")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=OVERLAYS, show_default=True,
-              help="Folder that receives the overlay.")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder that receives the overlay [default: overlays/ of the repository you are in].")
 def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
         scratch, storage, storage_class, image, dataset, nodes, dev_pod, force, output_dir):
     """Write overlays/NAME/: kustomization, train.yaml and patches for one project.
@@ -43,7 +43,8 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
       nautilus new myproject --namespace gp-engine-lab --gpus 2 --gpu-product NVIDIA-A10
       kubectl apply -k overlays/myproject
     """
-    policy = yamlio.load(POLICY)
+    policy = nrp_policy()
+    output_dir = output_dir if output_dir is not None else repo.overlays()
     project = scaffold.Project(
         name=name, namespace=namespace,
         gpus=scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1"),
@@ -78,12 +79,14 @@ def init(directory, force):
     \b
     Example:
       nautilus init ../my-research-repo
-      cd ../my-research-repo && nautilus new myproject --namespace gp-engine-lab --output-dir overlays
+      cd ../my-research-repo && nautilus new myproject --namespace gp-engine-lab
     """
     check_parent(directory)
     if (directory / "base").exists() and not force:
         raise UsageError(f"{directory / 'base'} already exists", "pass --force to replace it")
-    writers = {"base": lambda folder: shutil.copytree(BASE, folder, dirs_exist_ok=True)}
+    here = repo.find()
+    source = here / "base" if here and (here / "base").is_dir() else repo.PACKAGED_BASE
+    writers = {"base": lambda folder: shutil.copytree(source, folder, dirs_exist_ok=True)}
     if not (directory / "overlays").exists():
         writers["overlays"] = lambda folder: (folder / ".gitkeep").touch()
     replace_folders(directory, writers)

@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 
 from . import gitref, quantity, sources
+from . import repo as repository
 from .errors import UsageError
 from .findings import Result
 from .inventory import COLUMNS, Row, formula, rows
-from .paths import OVERLAYS
 from .policy.table import policy
 from .validate import check
 
@@ -102,10 +102,11 @@ def base_rows(ref: str, inputs: list, labels: list[str], use_all: bool) -> dict[
                 raise UsageError(f"{item} is outside the git repository {repo}", "run inside that repository") from None
             if old.exists():
                 pairs.append((old, label))
-        if use_all and OVERLAYS.is_relative_to(repo):
+        overlays = repository.overlays()
+        if use_all and overlays.is_relative_to(repo):
             known = set(labels)
-            for old in sorted((tree / OVERLAYS.relative_to(repo)).glob("*/kustomization.yaml")):
-                label = sources.label_for(OVERLAYS / old.parent.name)
+            for old in sorted((tree / overlays.relative_to(repo)).glob("*/kustomization.yaml")):
+                label = sources.label_for(overlays / old.parent.name)
                 if label not in known:
                     pairs.append((old.parent, label))
         loaded = sources.load([p for p, _ in pairs], [label for _, label in pairs]) if pairs else []

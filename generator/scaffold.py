@@ -1,5 +1,4 @@
 """`nautilus new`: check a project's options against NRP policy, then fill the overlay templates."""
-import json
 import math
 import os
 import re
@@ -7,9 +6,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import quantity, yamlio
+from . import quantity, repo, yamlio
 from .errors import UsageError
-from .paths import BASE, SCHEMAS
+from .policy.table import train_config_schema
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
@@ -100,7 +99,7 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
     if p.dev_pod:
         check_dev_pod(p, policy, cpu, memory)
     split_image(p.image)
-    pattern = json.loads((SCHEMAS / "train-config.schema.json").read_text())["properties"]["dataset"]["properties"]["name"]["pattern"]
+    pattern = train_config_schema()["properties"]["dataset"]["properties"]["name"]["pattern"]
     if not re.fullmatch(pattern, p.dataset):
         raise UsageError(f"--dataset {p.dataset!r} is not a dataset name", "use letters, digits, dots, dashes, e.g. horse2zebra")
 
@@ -166,10 +165,10 @@ def container_resources(p: Project, ratio: Fraction, gpus: int) -> dict:
 
 
 def relative_bases(overlays: Path, name: str) -> Path:
-    """The bases as seen from overlays/<name>: the repository's own base/ beside overlays/ (one made by
-    `nautilus init` in another repository), else this template's."""
+    """The bases as seen from overlays/<name>: base/ beside the overlays' folder, else the bases of the
+    repository you are in."""
     beside = overlays.resolve().parent / "base"
-    return Path(os.path.relpath(beside if beside.is_dir() else BASE, overlays / name))
+    return Path(os.path.relpath(beside if beside.is_dir() else repo.base(), overlays.resolve() / name))
 
 
 def overlay(p: Project, policy: dict, folder: Path) -> None:

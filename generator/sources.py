@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import repo
 from .errors import UsageError
-from .paths import OVERLAYS
 from .render import load_documents, render
 
 
@@ -18,12 +18,11 @@ class Source:
     docs: list[dict]
 
 
-def label_for(path: Path) -> str:
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
+label_for = repo.relative
 
 
-def all_overlays(root: Path = OVERLAYS) -> list[Path]:
+def all_overlays(root: Path | None = None) -> list[Path]:
+    root = root if root is not None else repo.overlays()
     overlays = sorted(p for p in root.glob("*") if (p / "kustomization.yaml").is_file())
     if not overlays:
         raise UsageError(f"no overlays under {root}", "create one with `nautilus new NAME`")

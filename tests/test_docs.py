@@ -33,7 +33,9 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from generator.cli import main
-from generator.paths import OVERLAYS, REPO, SCHEMAS, TOOLS_BIN
+from kube_support import REPO
+
+OVERLAYS, SCHEMAS, TOOLS_BIN = REPO / "overlays", REPO / "schemas", REPO / ".tools" / "bin"
 from generator.render import load_documents, render
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

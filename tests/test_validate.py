@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from generator.paths import REPO
+from kube_support import REPO
 from generator.policy.docs import rules_markdown
 from validate.support import build_case, cases, copy_project, load_yaml, run, run_json, write_yaml
 

@@ -1,15 +1,12 @@
-"""The rule table and the NRP numbers, read once from schemas/."""
+"""The rule table and the NRP numbers, read once per schemas/ folder (the repository's own, see repo.py)."""
 import json
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from ..paths import POLICY, SCHEMAS
-
-RULES_FILE = SCHEMAS / "rules.yaml"
-RULE_SCHEMAS_FILE = SCHEMAS / "policy-rules.schema.json"
-TRAIN_CONFIG_SCHEMA = SCHEMAS / "train-config.schema.json"
+from .. import repo
 
 
 @dataclass(frozen=True)
@@ -27,28 +24,30 @@ class Rule:
         return not self.kinds or kind in self.kinds
 
 
-def _yaml(path):
-    return YAML(typ="safe").load(path.read_text())
+@cache
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.suffix == ".json" else YAML(typ="safe").load(path.read_text())
 
 
 @cache
+def _rules(path: Path) -> dict[str, Rule]:
+    return {row["id"]: Rule(**{**row, "kinds": tuple(row.get("kinds", ()))}) for row in _read(path)}
+
+
 def rules() -> dict[str, Rule]:
-    return {row["id"]: Rule(**{**row, "kinds": tuple(row.get("kinds", ()))}) for row in _yaml(RULES_FILE)}
+    return _rules(repo.schemas() / "rules.yaml")
 
 
-@cache
 def policy() -> dict:
-    return _yaml(POLICY)
+    return _read(repo.schemas() / "policy.yaml")
 
 
-@cache
 def rule_schemas() -> dict:
-    return json.loads(RULE_SCHEMAS_FILE.read_text())
+    return _read(repo.schemas() / "policy-rules.schema.json")
 
 
-@cache
 def train_config_schema() -> dict:
-    return json.loads(TRAIN_CONFIG_SCHEMA.read_text())
+    return _read(repo.schemas() / "train-config.schema.json")
 
 
 def annotation(name: str) -> str:

@@ -4,11 +4,13 @@ import json
 import os
 from pathlib import Path
 
-from generator.paths import OVERLAYS
 from generator.render import load_documents, render
+from kube_support import REPO
 
 from .controlplane import ControlPlane, wait_until
 from .workloads import pods, provide_volumes
+
+OVERLAYS = REPO / "overlays"
 
 
 # Overlays as `nautilus new` writes them. "generated": a user who accepts either of two products;

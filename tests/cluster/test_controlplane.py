@@ -4,7 +4,9 @@ import json
 
 from ruamel.yaml import YAML
 
-from generator.paths import POLICY
+from kube_support import REPO
+
+POLICY = REPO / "schemas" / "policy.yaml"
 
 from .controlplane import FIXTURES, wait_until
 from .workloads import node_labels, unschedulable_message, wait_for_pods
