@@ -1,8 +1,11 @@
 """trainer/Dockerfile, checked without a Docker engine: hadolint, then the essentials the manifests rely on.
 
-The image's file tree is rebuilt from the Dockerfile's own COPY instructions in a temporary folder, so the
-test asks the real package whether the Jobs' commands exist where the image puts them.
+The file builds two variants (build argument VARIANT): the released CUDA image and the CPU smoke image that
+the kind end-to-end run loads. Each variant's file tree is rebuilt from the Dockerfile's own COPY
+instructions in a temporary folder, so the test asks the real package whether the Jobs' commands exist
+where that variant puts them.
 """
+import pytest
 import fnmatch
 import re
 import shlex
@@ -92,7 +95,29 @@ def job_modules() -> set[str]:
     return modules
 
 
+def stages(pairs) -> dict[str, list[tuple[str, str]]]:
+    """Each build stage's instructions by its name (`FROM image AS name`); the FROM itself comes first."""
+    found: dict[str, list] = {}
+    for keyword, rest in pairs:
+        if keyword == "FROM":
+            current = found.setdefault(rest.split()[-1], [])
+        if found:
+            current.append((keyword, rest))
+    return found
+
+
+def default_variant(pairs) -> str:
+    return next(rest.split("=", 1)[1] for keyword, rest in pairs if keyword == "ARG" and rest.startswith("VARIANT="))
+
+
 PAIRS = instructions(DOCKERFILE.read_text())
+STAGES = stages(PAIRS)
+VARIANTS = {"cuda", "cpu"}
+
+
+def variant(name: str) -> list[tuple[str, str]]:
+    """What one variant runs: its base stage, then the shared stage built on it."""
+    return STAGES[f"base-{name}"] + STAGES["trainer"][1:]
 
 
 def test_hadolint_passes():
@@ -110,20 +135,38 @@ def test_hadolint_catches_a_floating_base(tmp_path):
     assert result.returncode == 1 and "DL3007" in result.stdout
 
 
-def test_base_is_pinned_and_brings_the_pinned_torch():
-    bases = [rest for keyword, rest in PAIRS if keyword == "FROM"]
-    assert len(bases) == 1, "one stage: nothing to leave behind, no build stage"
-    match = re.fullmatch(r"pytorch/pytorch:(\d+\.\d+\.\d+)-cuda[\d.]+-cudnn\d+-runtime@sha256:[0-9a-f]{64}", bases[0])
-    assert match, f"base {bases[0]!r} must be a PyTorch runtime tag pinned by digest"
+def test_two_variants_share_everything_but_the_base_and_torch():
+    assert list(STAGES) == ["base-cuda", "base-cpu", "trainer"] and default_variant(PAIRS) == "cuda"
+    assert STAGES["trainer"][0] == ("FROM", "base-${VARIANT} AS trainer"), "the shared stage builds on the chosen base"
+    assert len(STAGES["base-cuda"]) == 1, "the CUDA base adds nothing: torch comes with the image"
+    assert [keyword for keyword, _ in STAGES["base-cpu"]] == ["FROM", "COPY", "RUN"], "the CPU base only installs torch"
+    copy_source, copy_target = shlex.split(STAGES["base-cpu"][1][1])
+    assert copy_source == "requirements-cpu.txt" and f"-r {copy_target}" in STAGES["base-cpu"][2][1]
+    # no stage but the shared one touches the trainer's code, environment, user or entry point
+    for name in ("base-cuda", "base-cpu"):
+        assert not {"ENV", "USER", "WORKDIR", "CMD", "ENTRYPOINT"} & {k for k, _ in STAGES[name]}, name
+
+
+def test_bases_are_pinned_and_bring_the_pinned_torch():
     pins = dict(re.findall(r"^(torch|torchvision)==(\S+)", (REPO / "requirements.txt").read_text(), re.M))
+    cuda = STAGES["base-cuda"][0][1].split()[0]
+    match = re.fullmatch(r"pytorch/pytorch:(\d+\.\d+\.\d+)-cuda[\d.]+-cudnn\d+-runtime@sha256:[0-9a-f]{64}", cuda)
+    assert match, f"base {cuda!r} must be a PyTorch runtime tag pinned by digest"
     assert match.group(1) == pins["torch"]
+    cpu = STAGES["base-cpu"][0][1].split()[0]
+    assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?@sha256:[0-9a-f]{64}", cpu), f"base {cpu!r} must be pinned by digest"
+    cpu_pins = (REPO / "trainer" / "requirements-cpu.txt").read_text()
+    assert dict(re.findall(r"^(torch|torchvision)==(\S+)\+cpu$", cpu_pins, re.M)) == pins, "CPU wheels = the same versions"
+    assert re.search(r"^--index-url https://download\.pytorch\.org/whl/cpu$", cpu_pins, re.M)
     image_pins = (REPO / "trainer" / "requirements.txt").read_text()
-    assert not re.search(r"^(torch|torchvision)\b", image_pins, re.M), "torch comes from the base image"
+    assert not re.search(r"^(torch|torchvision)\b", image_pins, re.M), "torch comes from the base stage"
     assert all("==" in line for line in image_pins.splitlines() if line and not line.startswith("#"))
 
 
-def test_runs_as_the_manifests_user_with_home_on_scratch():
-    users = [rest for keyword, rest in PAIRS if keyword == "USER"]
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_runs_as_the_manifests_user_with_home_on_scratch(name):
+    pairs = variant(name)
+    users = [rest for keyword, rest in pairs if keyword == "USER"]
     assert users and users[-1] == "1000:1000"
     checked = set()
     for manifest, spec in pod_specs():
@@ -132,7 +175,7 @@ def test_runs_as_the_manifests_user_with_home_on_scratch():
             assert f"{context['runAsUser']}:{context['runAsGroup']}" == users[-1], manifest
             checked.add(manifest.relative_to(REPO).as_posix())
     assert {"base/data/job.yaml", "base/train/job.yaml"} <= checked
-    variables = env(PAIRS)
+    variables = env(pairs)
     assert variables["HOME"] == "/scratch" and variables["PYTHONUNBUFFERED"] == "1"
     caches = {k: v for k, v in variables.items() if "CACHE" in k or k.endswith("_HOME") or k == "MPLCONFIGDIR"}
     assert len(caches) >= 4 and all(v.startswith("/scratch/") for k, v in caches.items() if k != "HOME")
@@ -148,10 +191,12 @@ def test_no_build_tools_and_no_pip_cache():
             assert "--no-cache-dir" in words and "--only-binary=:all:" in words, command
 
 
-def test_job_commands_exist_in_the_image(tmp_path):
-    root = image_tree(tmp_path / "image", PAIRS)
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_job_commands_exist_in_the_image(tmp_path, name):
+    pairs = variant(name)
+    root = image_tree(tmp_path / "image", pairs)
     assert not list(root.rglob("__pycache__")) and not (root / "opt/nautilus/trainer/Dockerfile").exists()
-    variables = env(PAIRS)
+    variables = env(pairs)
     modules = job_modules()
     assert {"trainer.prepare", "trainer.train", "trainer.translate"} <= modules
     # `python -m X` runs module X, or X/__main__.py when X is a package.

@@ -239,6 +239,40 @@ def test_workflow_schema_passes():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    # --offline: no GitHub API look-ups; the default persona, whose findings each need a fix or a justified ignore.
+    command = [tool("zizmor", VENV_BIN), "--offline", "--no-progress", "--format=plain", *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+
+
+def test_zizmor_passes():
+    result = zizmor(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_catches_an_injected_pull_request_title(tmp_path):
+    broken = load(REPO / ".github" / "workflows" / "ci.yml")
+    broken["jobs"]["test"]["steps"].append({"run": 'echo "${{ github.event.pull_request.title }}"'})
+    result = zizmor(dump(broken, tmp_path / "ci.yml"))
+    assert result.returncode != 0 and "template-injection" in result.stdout
+
+
+def test_e2e_loads_the_cpu_variant_and_image_publishes_the_cuda_one():
+    def builds(name):
+        steps = [s for job in load(REPO / ".github" / "workflows" / name)["jobs"].values() for s in job["steps"]]
+        return [s["with"] for s in steps if s.get("uses", "").startswith("docker/build-push-action@")]
+    e2e = builds("e2e.yml")
+    assert [b.get("build-args") for b in e2e] == ["VARIANT=cpu"] and e2e[0]["load"] is True
+    assert e2e[0]["cache-from"] != builds("image.yml")[0]["cache-from"], "the variants must not share a build cache"
+    assert builds("image.yml") and all("VARIANT=cpu" not in str(b.get("build-args", "")) for b in builds("image.yml"))
+
+
+def test_ci_cancels_superseded_pull_request_runs_only():
+    for name in ("ci.yml", "e2e.yml"):
+        concurrency = load(REPO / ".github" / "workflows" / name)["concurrency"]
+        assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}", name
+
+
 def test_dependabot_covers_actions_pip_and_docker():
     updates = load(REPO / ".github" / "dependabot.yml")["updates"]
     assert {u["package-ecosystem"] for u in updates} == {"github-actions", "pip", "docker"}
