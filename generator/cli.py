@@ -1,10 +1,42 @@
 """`nautilus`: one click group; each command lives in its own module."""
+import os
+
 import click
 
+from trainer.safe_yaml import YAMLInputError, one_line
+
 from . import build, demo, new, report, validate
+from .errors import UsageError
+
+DEBUG_ENV = "NAUTILUS_DEBUG"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class InternalError(click.ClickException):
+    """A failure no check foresaw (a bug): one line and how to see more, exit code 3."""
+    exit_code = 3
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        """The safety net under every command's own checks: input errors raised deep inside (a YAML bound)
+        become usage errors, anything unforeseen one line instead of a traceback."""
+        try:
+            return super().invoke(ctx)
+        except YAMLInputError as exc:
+            raise UsageError(exc.what, exc.fix) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise InternalError(one_line(f"unexpected {type(exc).__name__}: {exc}"[:300]) +
+                                f"; rerun with {DEBUG_ENV}=1 for the traceback and report it") from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Scaffold, render, validate and report Kustomize overlays for NRP Nautilus.
 

@@ -3,7 +3,7 @@ import subprocess
 from pathlib import Path
 
 import click
-from ruamel.yaml import YAML, YAMLError
+from trainer import safe_yaml
 
 from .errors import UsageError
 from .tools import find_tool
@@ -40,13 +40,11 @@ def shorten(message: str, limit: int = 300) -> str:
 
 
 def load_documents(text: str, source: str = "<input>") -> list[dict]:
-    """Every non-empty YAML document in text, as plain dicts; UsageError on malformed YAML."""
+    """Every non-empty YAML document in text, as plain dicts; UsageError on malformed or unbounded YAML."""
     try:
-        docs = list(YAML(typ="safe").load_all(text))
-    except YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where else ""
-        raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML") from exc
+        docs = safe_yaml.load_all(text, source)
+    except safe_yaml.YAMLInputError as exc:
+        raise UsageError(exc.what, exc.fix) from None
     objects = [doc for doc in docs if doc is not None]
     for doc in objects:
         if not isinstance(doc, dict) or "kind" not in doc:

@@ -3,7 +3,8 @@ import re
 from functools import cache
 
 import jsonschema
-from ruamel.yaml import YAML, YAMLError
+
+from trainer import safe_yaml
 
 from ..findings import Finding, Waiver
 from . import rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
@@ -52,9 +53,9 @@ def _train_config(obj: dict) -> list[str]:
     if obj.get("kind") != "ConfigMap" or TRAIN_CONFIG_KEY not in (obj.get("data") or {}):
         return []
     try:
-        config = YAML(typ="safe").load(obj["data"][TRAIN_CONFIG_KEY])
-    except YAMLError as exc:
-        return [f"{TRAIN_CONFIG_KEY} is not valid YAML ({getattr(exc, 'problem', exc)})"]
+        config = safe_yaml.load(str(obj["data"][TRAIN_CONFIG_KEY]), TRAIN_CONFIG_KEY)
+    except safe_yaml.YAMLInputError as exc:
+        return [exc.what]
     validator = jsonschema.Draft202012Validator(train_config_schema())
     return [f"{TRAIN_CONFIG_KEY} {e.json_path.removeprefix('$').lstrip('.') or '(top)'}: {e.message}"
             for e in sorted(validator.iter_errors(config), key=lambda e: e.json_path)]
