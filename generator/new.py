@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from . import repo, scaffold
+from . import published, repo, scaffold
 from .atomic import check_parent, replace_folders
 from .errors import UsageError
 from .policy.table import policy as nrp_policy
@@ -27,7 +27,8 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--scratch", default=_DEFAULTS["scratch"], show_default=True, help="/scratch size (ephemeral storage).")
 @click.option("--storage", default=_DEFAULTS["storage"], show_default=True, help="Volume size.")
 @click.option("--storage-class", default=_DEFAULTS["storage_class"], show_default=True, help="Volume storage class.")
-@click.option("--image", default=_DEFAULTS["image"], show_default=True, help="Trainer image with a pinned tag.")
+@click.option("--image", help="Trainer image with a pinned tag [default: the one this repository's image workflow "
+              "publishes for its trainer code, named from its git remote origin].")
 @click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
 @click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
@@ -45,6 +46,7 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     """
     policy = nrp_policy()
     output_dir = output_dir if output_dir is not None else repo.overlays()
+    image, image_warning = (image, None) if image else default_image()
     project = scaffold.Project(
         name=name, namespace=namespace,
         gpus=scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1"),
@@ -63,11 +65,23 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         writers[dev] = lambda folder: scaffold.dev_overlay(project, folder)
     stale = (dev,) if force and not dev_pod and (output_dir / dev).exists() else ()
     replace_folders(output_dir, writers, remove=stale)
+    if image_warning:
+        click.echo(image_warning, err=True)
     modes = policy["storage_classes"][storage_class]
     if "ReadWriteMany" not in modes:
         click.echo(f"warning: {storage_class} is ReadWriteOnce: the data and train Jobs cannot use it at once on "
                    "different nodes; run the data stage to completion first", err=True)
     click.echo(f"wrote {output_dir / name}" + (f" and {output_dir / dev}" if dev_pod else ""))
+
+
+def default_image() -> tuple[str, str | None]:
+    """The image this repository publishes (generator/published.py), else the template's and a warning."""
+    here = repo.find()
+    found = published.image(here) if here else None
+    if found:
+        return str(found), None
+    return _DEFAULTS["image"], (f"warning: no image of this repository (no GitHub remote `origin` or {published.VARIABLE}, "
+                                f"or no committed trainer/): wrote the template's {_DEFAULTS['image']}; pass --image to choose")
 
 
 @click.command()

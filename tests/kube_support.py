@@ -1,4 +1,5 @@
 """Shared by the manifest tests: run `nautilus`, render with the real kustomize, check with kubeconform -strict."""
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -13,6 +14,36 @@ from generator.tools import find_tool
 
 REPO = Path(__file__).resolve().parent.parent
 K8S_VERSION = "1.33.0"
+
+
+def examples() -> dict[str, list[str]]:
+    """The committed example overlays (overlays/examples.yaml): name -> the `nautilus new` arguments that wrote it.
+    Tests check these; a user's own overlays beside them are checked by `nautilus validate --all` (CI's review job)."""
+    return YAML(typ="safe").load((REPO / "overlays" / "examples.yaml").read_text())
+
+
+def example_folders() -> list[Path]:
+    """Every folder the examples' commands write (NAME, and NAME.dev with --dev-pod), sorted."""
+    names = {name for name, args in examples().items()} | {f"{n}.dev" for n, args in examples().items() if "--dev-pod" in args}
+    return sorted(REPO / "overlays" / name for name in names)
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=Jane Doe", "-c", "user.email=jane@example.org", *args], cwd=folder,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def make_fork(folder: Path, remote: str | None = None) -> Path:
+    """A fork of the template as `git clone` leaves it (base/, overlays/, schemas/, trainer/ of this working tree,
+    committed on main), with `origin` at remote."""
+    for part in ("base", "overlays", "schemas", "trainer"):
+        shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "fork")
+    if remote:
+        git(folder, "remote", "add", "origin", remote)
+    return folder
 
 
 def nautilus(*args: str):

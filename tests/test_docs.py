@@ -33,9 +33,9 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from generator.cli import main
-from kube_support import REPO
+from kube_support import REPO, example_folders
 
-OVERLAYS, SCHEMAS, TOOLS_BIN = REPO / "overlays", REPO / "schemas", REPO / ".tools" / "bin"
+SCHEMAS, TOOLS_BIN = REPO / "schemas", REPO / ".tools" / "bin"
 from generator.render import load_documents, render
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -139,8 +139,8 @@ def where(doc, what):
 
 @functools.cache
 def overlays():
-    folders = [p for p in sorted(OVERLAYS.iterdir()) if (p / "kustomization.yaml").is_file()]
-    return {p.name: load_documents(render(p), str(p)) for p in folders}
+    """The committed examples, rendered (a user's own overlays beside them are not what the docs describe)."""
+    return {p.name: load_documents(render(p), str(p)) for p in example_folders()}
 
 
 def _instance(obj, overlay):

@@ -4,6 +4,7 @@ Three layers: actionlint (with shellcheck) and check-jsonschema's GitHub workflo
 must get right, and `check_workflow` below for this repository's rules: least privilege, timeouts, pinned
 actions, no pull-request code under a write token, and only real `make` targets and `nautilus` commands.
 """
+import os
 import re
 import shlex
 import shutil
@@ -15,7 +16,10 @@ import click
 import pytest
 from ruamel.yaml import YAML
 
+from click.testing import CliRunner
+
 from generator.cli import main as nautilus_cli
+from kube_support import example_folders, git, make_fork
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -190,22 +194,64 @@ def test_report_comment_never_touches_pull_request_code():
                 if Path(w[0]).name in {"make", "nautilus", "python", "pip", "bash", "sh", "git"}]
 
 
-def overlay_images() -> dict[str, str]:
+IMAGE_WORKFLOW = REPO / ".github" / "workflows" / "image.yml"
+
+
+def workflow_image(fork: Path, repository: str, variable: str, output: Path) -> str:
+    """name:tag as image.yml's step `image` computes them in a checkout of fork, run by bash as GitHub runs it."""
+    step = next(s for s in load(IMAGE_WORKFLOW)["jobs"]["publish"]["steps"] if s.get("id") == "image")
+    assert step["env"] == {"TRAINER_IMAGE": "${{ vars.TRAINER_IMAGE }}"}  # the one repository variable
+    env = {"PATH": os.environ["PATH"], "GITHUB_REPOSITORY": repository, "GITHUB_OUTPUT": str(output), "TRAINER_IMAGE": variable}
+    subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=fork, env=env, check=True)
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert values["host"] == values["name"].split("/")[0]
+    return f"{values['name']}:{values['tag']}"
+
+
+@pytest.mark.parametrize("repository, remote, variable, name", [
+    ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells.git", "", "ghcr.io/janedoe/cells/trainer"),
+    ("nautilus-ml/nautilus-ml-template", "git@github.com:nautilus-ml/nautilus-ml-template.git", "",
+     "ghcr.io/nautilus-ml/nautilus-ml-template/trainer"),
+    ("Lab-X/My.Repo", "ssh://git@github.com/Lab-X/My.Repo", "", "ghcr.io/lab-x/my.repo/trainer"),
+    ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells", "gitlab-registry.nrp-nautilus.io/Lab/Cells/trainer",
+     "gitlab-registry.nrp-nautilus.io/lab/cells/trainer"),
+])
+def test_image_workflow_and_nautilus_new_agree(tmp_path, monkeypatch, repository, remote, variable, name):
+    fork = make_fork(tmp_path / "fork", remote)
+    pushed = workflow_image(fork, repository, variable, tmp_path / "github-output")
+    monkeypatch.chdir(fork)
+    monkeypatch.setenv("TRAINER_IMAGE", variable)
+    result = CliRunner().invoke(nautilus_cli, ["new", "p", "--namespace", "ns"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    entry = load(fork / "overlays/p/kustomization.yaml")["images"][0]
+    assert f"{entry['newName']}:{entry['newTag']}" == pushed
+    assert pushed.startswith(f"{name}:src-")
+    (fork / "trainer/README.md").write_text("other trainer code\n")
+    git(fork, "commit", "-qam", "trainer change")
+    assert workflow_image(fork, repository, variable, tmp_path / "again") != pushed  # the tag follows the code
+
+
+def test_image_is_published_on_every_push_to_main_and_on_demand():
+    workflow = load(IMAGE_WORKFLOW)
+    assert workflow["on"]["push"] == {"branches": ["main"], "tags": ["v*.*.*"]}  # no paths filter: a fork's first push
+    assert "workflow_dispatch" in workflow["on"]
+    publish = workflow["jobs"]["publish"]
+    assert publish["if"] == "github.event_name != 'pull_request'"
+    steps = {s.get("id"): s for s in publish["steps"]}
+    assert steps["meta"]["with"]["images"] == "${{ steps.image.outputs.name }}"
+    assert "type=raw,value=${{ steps.image.outputs.tag }}" in steps["meta"]["with"]["tags"]
+    assert steps["build"]["with"]["push"] is True and steps["build"]["if"] == "steps.published.outputs.found != 'true'"
+    assert "nautilus-ml" not in IMAGE_WORKFLOW.read_text()  # nothing names one particular owner
+
+
+def test_examples_pin_the_template_image():
+    """The committed examples name the template's release (the fallback of `nautilus new`), the same in every fork."""
+    default = load(REPO / "generator" / "defaults.yaml")["image"]
     images = {}
-    for kustomization in sorted(REPO.glob("overlays/*/kustomization.yaml")):
-        for entry in load(kustomization).get("images") or []:
-            if entry.get("name") == "trainer":
-                images[kustomization.parent.name] = entry["newName"]
-    return images
-
-
-def test_pushed_image_is_the_one_the_overlays_pull():
-    image = load(REPO / ".github" / "workflows" / "image.yml")["env"]["IMAGE"]
-    overlays = overlay_images()
-    assert overlays, "no overlay sets the trainer image with images: (name: trainer)"
-    assert {name: image for name in overlays} == overlays
-    assert re.search(r"ghcr.io/nautilus-ml/nautilus-ml-template/trainer", (REPO / "docs" / "conventions.md").read_text())
-    assert image == "ghcr.io/nautilus-ml/nautilus-ml-template/trainer"
+    for folder in example_folders():
+        for entry in load(folder / "kustomization.yaml").get("images") or []:
+            images[folder.name] = f"{entry['newName']}:{entry['newTag']}"
+    assert images and set(images.values()) == {default}
 
 
 # --- linters --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import jsonschema
 from trainer import safe_yaml
 
 from ..findings import Finding, Waiver
-from . import rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
+from . import rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
 from .registry import CODED
 from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
 from .workload import dig, workload

@@ -1,0 +1,92 @@
+"""The trainer image a repository publishes: its name and the tag of its current trainer code.
+
+.github/workflows/image.yml computes the same in shell (tests/test_workflows.py runs that shell against this):
+- name: the repository variable TRAINER_IMAGE when set (here: the environment variable of that name), else
+  ghcr.io/<owner>/<repo>/trainer of the GitHub repository (here: of the `origin` remote); lower-cased, as
+  registries require;
+- tag: `src-` and 12 hex digits of the sha256 of the git object ids of what goes into the image
+  (SOURCES at HEAD, one per line): the same trainer code gives the same tag, in CI and on a laptop.
+"""
+import hashlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+VARIABLE = "TRAINER_IMAGE"
+SOURCES = ("trainer", "schemas/train-config.schema.json")  # the image's build context and the file copied into it
+TAG_PREFIX = "src-"
+GITHUB_REMOTE = re.compile(r"^(?:[a-z+]+://)?(?:[^@/]+@)?github\.com(?::\d+)?[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    tag: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.tag}"
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def name_from_remote(url: str) -> str | None:
+    """ghcr.io/<owner>/<repo>/trainer for a GitHub remote (https or ssh), lower-cased as GHCR requires."""
+    match = GITHUB_REMOTE.match(url.strip())
+    return f"ghcr.io/{match[1]}/{match[2]}/trainer".lower() if match else None
+
+
+def tag_of(object_ids: list[str]) -> str:
+    return TAG_PREFIX + hashlib.sha256("".join(f"{i}\n" for i in object_ids).encode()).hexdigest()[:12]
+
+
+def name(root: Path) -> str | None:
+    """The image name the repository at root publishes; None when neither TRAINER_IMAGE nor a GitHub origin says."""
+    if os.environ.get(VARIABLE):
+        return os.environ[VARIABLE].lower()
+    url = _git(root, "remote", "get-url", "origin")
+    return name_from_remote(url) if url else None
+
+
+def tag(root: Path, ref: str = "HEAD") -> str | None:
+    """The tag image.yml gives the image built from the trainer code at ref; None without that code."""
+    ids = _git(root, "rev-parse", *(f"{ref}:{source}" for source in SOURCES))
+    return tag_of(ids.split()) if ids and len(ids.split()) == len(SOURCES) else None
+
+
+def image(root: Path) -> Image | None:
+    """The image the repository at root publishes for its current (committed) trainer code."""
+    found_name, found_tag = name(root), tag(root)
+    return Image(found_name, found_tag) if found_name and found_tag else None
+
+
+@cache
+def _current(root: Path, variable: str | None) -> Image | None:
+    return image(root)
+
+
+def current(root: Path) -> Image | None:
+    """image(root), asked once per repository (the validator asks per container)."""
+    return _current(root.resolve(), os.environ.get(VARIABLE))
+
+
+def is_current(root: Path, reference: str) -> bool | None:
+    """Whether an image reference is what the repository at root publishes for its current trainer code.
+
+    None when the reference names another image (or is pinned by digest): nothing to compare. A release tag
+    (v1.2.3, a git tag the workflow also publishes) counts when its trainer code is the current code."""
+    published = current(root)
+    if published is None or "@" in reference:
+        return None
+    image_name, colon, image_tag = reference.rpartition(":")
+    if not colon or "/" in image_tag or image_name != published.name:
+        return None
+    return image_tag == published.tag or tag(root, f"refs/tags/{image_tag}") == published.tag
