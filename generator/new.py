@@ -29,6 +29,8 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--storage-class", default=_DEFAULTS["storage_class"], show_default=True, help="Volume storage class.")
 @click.option("--image", help="Trainer image with a pinned tag [default: the one this repository's image workflow "
               "publishes for its trainer code, named from its git remote origin].")
+@click.option("--image-pull-secret", help="Secret that pulls a private image (kubectl create secret docker-registry), "
+              "for every pod.")
 @click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
 @click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
@@ -36,7 +38,7 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder that receives the overlay [default: overlays/ of the repository you are in].")
 def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
-        scratch, storage, storage_class, image, dataset, nodes, dev_pod, force, output_dir):
+        scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, dev_pod, force, output_dir):
     """Write overlays/NAME/: kustomization, train.yaml and patches for one project.
 
     \b
@@ -53,7 +55,7 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, priority_class=priority_class, cpu=cpu, memory=memory,
         shm=shm, scratch=scratch, storage=storage, storage_class=storage_class, image=image, dataset=dataset,
         nodes=scaffold.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),
-        dev_pod=dev_pod)
+        dev_pod=dev_pod, image_pull_secret=image_pull_secret)
     scaffold.check(project, policy, allow_unknown_product)
     check_parent(output_dir)
     dev = f"{name}.dev"

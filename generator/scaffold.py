@@ -13,6 +13,7 @@ from .policy.table import train_config_schema
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # a Secret's name
 LABEL_MAX = 63
 MI = 2**20
 
@@ -36,6 +37,7 @@ class Project:
     dataset: str
     nodes: int
     dev_pod: bool
+    image_pull_secret: str | None = None
 
 
 def defaults() -> dict:
@@ -99,6 +101,9 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
     if p.dev_pod:
         check_dev_pod(p, policy, cpu, memory)
     split_image(p.image)
+    if p.image_pull_secret is not None and (not DNS_SUBDOMAIN.match(p.image_pull_secret) or len(p.image_pull_secret) > 253):
+        raise UsageError(f"--image-pull-secret {p.image_pull_secret!r} is not a Secret name",
+                         "use the name of the docker-registry secret in your namespace (lowercase letters, digits, '-', '.')")
     pattern = train_config_schema()["properties"]["dataset"]["properties"]["name"]["pattern"]
     if not re.fullmatch(pattern, p.dataset):
         raise UsageError(f"--dataset {p.dataset!r} is not a dataset name", "use letters, digits, dots, dashes, e.g. horse2zebra")
@@ -193,7 +198,8 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
     else:
         kustomization["images"][0]["newTag"] = tag
     gpu_patch = bool(p.gpu_products or p.priority_class or (p.gpus and p.gpu_quota))
-    wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1}
+    wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1,
+                      "pull-secret.yaml": bool(p.image_pull_secret)}
     kustomization["patches"] = [entry for entry in kustomization["patches"] if wanted_patches[entry["path"]]]
     if not components:
         del kustomization["components"]
@@ -239,6 +245,11 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
         nodes["spec"]["completions"] = p.nodes
         yamlio.dump(nodes, folder / "nodes.yaml")
 
+    if p.image_pull_secret:
+        secret = yamlio.load(TEMPLATES / "overlay/pull-secret.yaml")
+        secret["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"] = p.image_pull_secret
+        yamlio.dump(secret, folder / "pull-secret.yaml")
+
     train = yamlio.load(TEMPLATES / "overlay/train.yaml")
     train["run"] = p.name
     train["dataset"]["name"] = p.dataset
@@ -251,7 +262,7 @@ def dev_overlay(p: Project, folder: Path) -> None:
     kustomization = yamlio.load(TEMPLATES / "overlay-dev/kustomization.yaml")
     kustomization["resources"][0] = f"../{p.name}"
     kustomization["components"][0] = str(base / "components" / "dev-pod")
-    if p.priority_class or p.gpu_quota:  # copied from the train Job's gpu.yaml: a Job-to-Pod replacement cannot be optional
+    if p.priority_class or p.gpu_quota or p.image_pull_secret:  # as the train Job has them: a Job-to-Pod replacement cannot be optional
         access = yamlio.load(TEMPLATES / "overlay-dev/access.yaml")
         if p.gpu_quota:
             access["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
@@ -260,6 +271,12 @@ def dev_overlay(p: Project, folder: Path) -> None:
         if p.priority_class:
             access["spec"]["priorityClassName"] = p.priority_class
         else:
+            del access["spec"]["priorityClassName"]
+        if p.image_pull_secret:
+            access["spec"]["imagePullSecrets"][0]["name"] = p.image_pull_secret
+        else:
+            del access["spec"]["imagePullSecrets"]
+        if not access["spec"]:
             del access["spec"]
         yamlio.dump(access, folder / "access.yaml")
         kustomization["patches"] = [{"path": "access.yaml", "target": {"kind": "Pod", "labelSelector": "nautilus.io/stage=dev"}}]

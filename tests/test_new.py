@@ -97,6 +97,7 @@ def test_init_writes_bases_that_render(tmp_path):
     ["p", "--gpu-resource", "nvidia.com/h100", "--priority-class", "armada-default"],  # gated, not opportunistic
     ["p", "--image", "ghcr.io/x/trainer"], ["p", "--image", "ghcr.io/x/trainer:latest"],
     ["p", "--nodes", "0"], ["p", "--dataset", "../etc"],
+    ["p", "--image-pull-secret", "Ghcr_Pull"], ["p", "--image-pull-secret", ""],
     ["p", "--cpu", "16", "--dev-pod"],                           # interactive pod's limit passes 16 CPU
 ])
 def test_bad_input_exit_2_one_line_nothing_written(args, tmp_path):
@@ -131,3 +132,22 @@ def test_missing_or_unwritable_target(target, tmp_path):
 def test_every_command_help_shows_an_example():
     for command in ("new", "init", "build"):
         assert "Example:" in nautilus(command, "--help").output
+
+
+@pytest.mark.parametrize("extra", [[], ["--priority-class", "opportunistic", "--nodes", "2"]])
+def test_image_pull_secret_reaches_every_pod(tmp_path, extra):
+    result = nautilus("new", "p", "--namespace", "ns", "--image-pull-secret", "ghcr-pull", "--dev-pod", *extra,
+                      "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    pods = [(d["metadata"]["name"], d["spec"]["template"]["spec"] if d["kind"] == "Job" else d["spec"])
+            for folder in ("p", "p.dev") for d in build(tmp_path / folder) if d["kind"] in ("Job", "Pod")]
+    assert sorted(name for name, _ in pods) == ["p-data", "p-dev", "p-train"]
+    assert all(spec["imagePullSecrets"] == [{"name": "ghcr-pull"}] for _, spec in pods), pods
+    assert kubeconform_strict(tmp_path / "p").returncode == 0 and kubeconform_strict(tmp_path / "p.dev").returncode == 0
+    assert nautilus("validate", tmp_path / "p", tmp_path / "p.dev").exit_code == 0
+
+
+def test_without_a_pull_secret_no_pod_names_one(tmp_path):
+    assert nautilus("new", "p", "--namespace", "ns", "--dev-pod", "--output-dir", tmp_path).exit_code == 0
+    assert not (tmp_path / "p/pull-secret.yaml").exists() and not (tmp_path / "p.dev/access.yaml").exists()
+    assert "imagePullSecrets" not in nautilus("build", tmp_path / "p").output
