@@ -93,3 +93,17 @@ def test_bench_scripts_parse_their_arguments(script):
     import subprocess
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "usage:" in proc.stdout, proc.stderr
+
+
+def test_mutation_tool_makes_one_small_change_per_mutant():
+    from bench.mutation import mutants
+    source = '"""doc"""\ndef f(a, b):\n    """doc"""\n    if a < b and not a:\n        return a + 1\n    return b\n'
+    found = list(mutants(source, "m.py"))
+    changes = {(m.line, m.change) for m, _ in found}
+    assert {(4, "Lt -> LtE"), (4, "And -> Or"), (4, "drop Not"), (5, "Add -> Sub"), (5, "1 -> 0"),
+            (4, "condition negated"), (5, "delete return")} <= changes
+    assert not any("docstring" in m.change or m.line in (1, 3) for m, _ in found), "docstrings are not mutated"
+    texts = [text for _, text in found]
+    assert len(set(texts)) == len(texts) and source not in texts
+    for text in texts:
+        compile(text, "m.py", "exec")
