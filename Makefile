@@ -24,7 +24,7 @@ help: ## list the targets
 setup: venv tools ## install the Python environment and the pinned tools
 
 venv: $(VENV)/.installed ## Python virtual environment with the pinned requirements
-$(VENV)/.installed: requirements.txt trainer/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-cli.txt trainer/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
 	touch $@

@@ -14,9 +14,17 @@ from pathlib import Path
 from .errors import UsageError
 
 PACKAGE = Path(__file__).resolve().parent
-# Copies carried by the package (see pyproject.toml); in a checkout of the template they are its own folders.
-PACKAGED_SCHEMAS = PACKAGE.parent / "schemas"
-PACKAGED_BASE = PACKAGE.parent / "base"
+
+
+def _packaged(name: str) -> Path:
+    """A copy the package carries: inside it when installed from a wheel (pyproject.toml maps schemas/ and base/
+    there), else the checkout's own folder (an editable install)."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PACKAGE.parent / name
+
+
+PACKAGED_SCHEMAS = _packaged("schemas")
+PACKAGED_BASE = _packaged("base")
 
 
 def find(start: Path | None = None) -> Path | None:

@@ -185,6 +185,43 @@ def test_ci_runs_the_readme_commands_the_checker_sees():
     assert ("validate", "--all") in nautilus and ("report", "--all") in nautilus
 
 
+def requirement_lines(path: Path) -> list[str]:
+    """Every requirement of a pip requirements file, following -r includes."""
+    lines = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            lines += requirement_lines(path.parent / line[3:].strip())
+        elif line:
+            lines.append(line)
+    return lines
+
+
+def test_review_job_installs_the_cli_without_torch():
+    ci = load(REPO / ".github" / "workflows" / "ci.yml")
+    commands = [w for _, s in run_scripts({"jobs": {"review": ci["jobs"]["review"]}}) for w in simple_commands(s)]
+    assert ["make", "tools"] in commands and not [w for w in commands if w[0] == "make" and w[1:] != ["tools"]]
+    installs = [w for w in commands if Path(w[0]).name == "pip" and w[1] == "install"]
+    assert installs, "the review job installs nothing"
+    for words in installs:
+        files = [words[i + 1] for i, w in enumerate(words) if w == "-r"]
+        assert files == ["requirements-cli.txt"] and "." in words and "-e" not in words, words
+        wanted = requirement_lines(REPO / files[0])
+        assert wanted and not [r for r in wanted if re.match(r"(torch|torchvision|numpy)\b", r)], wanted
+
+
+def test_the_control_plane_build_is_cached_on_its_pins():
+    ci = load(REPO / ".github" / "workflows" / "ci.yml")
+    steps = ci["jobs"]["test"]["steps"]
+    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    key = cache["with"]["key"]
+    assert all(f"'tools/controlplane/{f}'" in key for f in ("go.mod", "go.sum", "build.sh")) and "GO_VERSION" in key
+    build = (REPO / "tools" / "controlplane" / "build.sh").read_text()
+    binaries = re.search(r"^binaries=\((.*)\)$", build, re.M)[1].split()
+    assert set(cache["with"]["path"].split()) == {f".tools/bin/{b}" for b in binaries} | {".tools/versions/controlplane"}
+    assert steps.index(cache) < next(i for i, s in enumerate(steps) if s.get("run") == "make test")
+
+
 def test_report_comment_never_touches_pull_request_code():
     workflow = load(REPO / ".github" / "workflows" / "report-comment.yml")
     assert set(workflow["on"]) == {"workflow_run"}
