@@ -22,15 +22,28 @@ def toplevel(start: Path | None = None) -> Path:
     return Path(_git("rev-parse", "--show-toplevel", cwd=start or Path.cwd()).strip())
 
 
-@contextmanager
-def checkout(ref: str, repo: Path):
-    """A temporary folder holding the tree of ref (via `git archive`)."""
+def commit(ref: str, repo: Path) -> str:
+    """The commit ref names; UsageError when it names none."""
     proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise UsageError(f"{ref} is not a commit of {repo}", "pass a branch, tag or commit (e.g. origin/main, HEAD~1)")
-    commit = proc.stdout.strip()
-    archive = _git("archive", "--format=tar", commit, cwd=repo, binary=True)
+    return proc.stdout.strip()
+
+
+def changed(ref: str, repo: Path) -> set[Path]:
+    """Paths (relative to repo) that differ between ref and the working tree: tracked files changed, added or
+    deleted since ref, and untracked or ignored files (an untracked folder is listed once, as the folder)."""
+    diff = _git("diff", "--name-only", "-z", "--no-renames", commit(ref, repo), "--", cwd=repo).split("\0")
+    status = _git("status", "--porcelain=v1", "-z", "--ignored", cwd=repo).split("\0")
+    loose = [entry[3:] for entry in status if entry[:3] in ("?? ", "!! ")]
+    return {Path(name.rstrip("/")) for name in diff + loose if name}
+
+
+@contextmanager
+def checkout(ref: str, repo: Path):
+    """A temporary folder holding the tree of ref (via `git archive`)."""
+    archive = _git("archive", "--format=tar", commit(ref, repo), cwd=repo, binary=True)
     with tempfile.TemporaryDirectory(prefix="nautilus-base-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")

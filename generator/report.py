@@ -1,15 +1,18 @@
-"""`nautilus report`: what each overlay asks the cluster for, as a pull-request comment (or JSON),
-optionally before -> after against a git ref."""
+"""`nautilus report`: what each overlay asks the cluster for, as a pull-request comment (or JSON);
+with --base, what a change does against a git ref, before -> after."""
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from . import gitref, quantity, sources
-from . import repo as repository
+from trainer.atomic import write_text  # standard library only: the CLI still installs without PyTorch
+
+from . import baseline, comment, quantity, sources
+from .baseline import Side
+from .comment import MIN_BYTES
 from .errors import UsageError
-from .findings import Result
-from .inventory import COLUMNS, Row, formula, rows
+from .inventory import COLUMNS, Row, formula
 from .policy.table import policy
 from .validate import check
 
@@ -25,13 +28,6 @@ def totals(found: list[Row]) -> dict[str, str]:
     }
 
 
-def arrow(before: str | None, after: str | None) -> str:
-    """One cell: the value, or `before → after` when it changed."""
-    if before is None or before == after:
-        return after if after is not None else before
-    return before if after is None else f"{before} → {after}"
-
-
 def compare(after: list[Row], before: list[Row] | None) -> list[dict]:
     """Per workload: change (new, removed, changed, same; '' without a base) and the before/after cells."""
     if before is None:
@@ -45,76 +41,63 @@ def compare(after: list[Row], before: list[Row] | None) -> list[dict]:
     return merged + [{"change": "removed", "before": r.cells, "after": None} for r in before if r.key not in now]
 
 
-def entry(label: str, after: list[Row], before: list[Row] | None, result: Result | None) -> dict:
+def _change(after: Side | None, before: Side | None) -> str:
+    if before is None:
+        return "new"
+    if after is None:
+        return "removed"
+    return "same" if after.text == before.text else "changed"
+
+
+def entry(label: str, after: Side | None, before: Side | None, compared: bool) -> dict:
+    """One overlay: its workloads before -> after, totals, finding counts and waivers (of the current side)."""
+    now = after.rows if after else []
     return {
         "source": label,
-        "workloads": compare(after, before),
-        "totals": {"before": totals(before) if before is not None else None, "after": totals(after)},
-        "findings": {"errors": len(result.errors), "warnings": len(result.warnings)} if result else None,
-        "waivers": [{"kind": w.kind, "name": w.name, "rule": w.rule, "reason": w.reason} for w in result.waivers]
-        if result else [],
+        "change": _change(after, before) if compared else "",
+        "workloads": compare(now, before.rows if before else [] if compared else None),
+        "totals": {"before": totals(before.rows if before else []) if compared else None, "after": totals(now)},
+        "findings": {"errors": sum(f.severity == "error" for f in after.findings),
+                     "warnings": sum(f.severity == "warning" for f in after.findings)} if after else None,
+        "waivers": [{"kind": w.kind, "name": w.name, "rule": w.rule, "reason": w.reason} for w in after.waivers]
+        if after else [],
     }
 
 
-def _table_row(values: list[str]) -> str:
-    return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+def _delta(workload: dict) -> dict[str, list]:
+    """The cells a workload change shows: those that changed, or every one that says something when the
+    workload is new or removed."""
+    before, after = workload["before"] or {}, workload["after"] or {}
+    keys = [k for k in COLUMNS if k not in ("stage", "kind", "name")]
+    if workload["change"] == "changed":
+        return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
+    return {k: [before.get(k), after.get(k)] for k in keys if (before or after).get(k) not in (None, "-", "0")}
 
 
-def markdown(data: dict) -> str:
-    compared = bool(data["base"])
-    out = ["## Resource report", ""]
-    if compared:
-        out += [f"Compared with `{data['base']}`; a changed cell reads `before → after`.", ""]
-    for item in data["overlays"]:
-        out += [f"### `{item['source']}`", ""]
-        head = (["change"] if compared else []) + list(COLUMNS.values())
-        out += [_table_row(head), "|" + " --- |" * len(head)]
-        for w in item["workloads"]:
-            cells = [arrow((w["before"] or {}).get(k), (w["after"] or {}).get(k)) for k in COLUMNS]
-            if w["change"] == "removed":
-                cells = [f"~~{c}~~" for c in cells]
-            mark = [f"**{w['change']}**" if w["change"] != "same" else ""] if compared else []
-            out.append(_table_row(mark + cells))
-        before = item["totals"]["before"] or {}
-        out += ["", "Totals: " + ", ".join(f"{k} {arrow(before.get(k), v)}" for k, v in item["totals"]["after"].items()) + "."]
-        if item["findings"]:
-            out.append(f"Findings: {item['findings']['errors']} error(s), {item['findings']['warnings']} warning(s).")
-        out += [f"- waived `{w['rule']}` on {w['kind']}/{w['name']}: {w['reason']}" for w in item["waivers"]]
-        out.append("")
-    out += ["### All overlays", "", "| total | before | after |" if compared else "| total | value |",
-            "| --- | --- | --- |" if compared else "| --- | --- |"]
-    for key, value in data["totals"]["after"].items():
-        out.append(_table_row([key, data["totals"]["before"][key], value] if compared else [key, value]))
-    return "\n".join(out + ["", f"<sub>{data['formula']}</sub>", ""])
+def _by_object(items) -> dict[tuple, object]:
+    return {(i.source, i.kind, i.name, i.rule): i for i in items}
 
 
-def base_rows(ref: str, inputs: list, labels: list[str], use_all: bool) -> dict[str, list[Row]]:
-    """{label: rows} of the same overlays (and, with --all, every overlay) as they are at ref."""
-    repo = gitref.toplevel()
-    with gitref.checkout(ref, repo) as tree:
-        pairs = []
-        for item, label in zip(inputs, labels):
-            if item == "-":
-                raise UsageError("--base cannot compare stdin", "pass overlay folders or YAML files")
-            try:
-                old = tree / Path(item).resolve().relative_to(repo)
-            except ValueError:
-                raise UsageError(f"{item} is outside the git repository {repo}", "run inside that repository") from None
-            if old.exists():
-                pairs.append((old, label))
-        overlays = repository.overlays()
-        if use_all and overlays.is_relative_to(repo):
-            known = set(labels)
-            for old in sorted((tree / overlays.relative_to(repo)).glob("*/kustomization.yaml")):
-                label = sources.label_for(overlays / old.parent.name)
-                if label not in known:
-                    pairs.append((old.parent, label))
-        loaded = sources.load([p for p, _ in pairs], [label for _, label in pairs]) if pairs else []
-    return {s.label: rows(s) for s in loaded}
-
-
-def _only(result: Result, label: str) -> Result:
-    return Result([f for f in result.findings if f.source == label], [w for w in result.waivers if w.source == label], [label])
+def summary(entries: list[dict], after: dict[str, Side], before: dict[str, Side]) -> dict:
+    """What the change does: overlays by kind of change, each workload that changed, findings new and fixed
+    (by overlay, object and rule), waivers added and removed."""
+    counts = {change: sum(e["change"] == change for e in entries) for change in ("changed", "new", "removed", "same")}
+    workloads = [{"source": e["source"], "change": w["change"], "kind": (w["after"] or w["before"])["kind"],
+                  "name": (w["after"] or w["before"])["name"], "cells": _delta(w)}
+                 for e in entries for w in e["workloads"] if w["change"] != "same"]
+    quiet = [e["source"] for e in entries
+             if e["change"] == "changed" and all(w["change"] == "same" for w in e["workloads"])]
+    found = {side: _by_object(f for s in sides.values() for f in s.findings) for side, sides in (("after", after), ("before", before))}
+    waived = {side: {w for s in sides.values() for w in s.waivers} for side, sides in (("after", after), ("before", before))}
+    return {
+        "overlays": counts,
+        "workloads": workloads,
+        "manifests_only": quiet,
+        "findings": {"new": [asdict(f) for k, f in found["after"].items() if k not in found["before"]],
+                     "fixed": [asdict(f) for k, f in found["before"].items() if k not in found["after"]]},
+        "waivers": {"added": [asdict(w) for w in sorted(waived["after"] - waived["before"])],
+                    "removed": [asdict(w) for w in sorted(waived["before"] - waived["after"])]},
+    }
 
 
 @click.command()
@@ -122,31 +105,48 @@ def _only(result: Result, label: str) -> Result:
 @click.option("--all", "use_all", is_flag=True, help="Every overlay under overlays/.")
 @click.option("--base", "base_ref", default=None, help="Compare with the overlays at this git ref (e.g. origin/main).")
 @click.option("--format", "output", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("--max-bytes", type=click.IntRange(min=MIN_BYTES), default=None,
+              help="Fit the Markdown under this many bytes by folding and leaving out whole sections, unchanged "
+                   "overlays first (a pull-request comment holds 65536 characters).")
+@click.option("--full", "full_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the whole Markdown report, nothing left out, to this file.")
 @click.option("--kubernetes-version", default=None, help="API schemas of this version [default: policy.yaml's].")
-def report(paths, use_all, base_ref, output, kubernetes_version):
+def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_version):
     """Tabulate what each overlay asks NRP for (GPUs, CPU, memory, storage, runtime, worst-case
-    GPU-hours) with findings and waivers, as Markdown for a pull-request comment or as JSON.
+    GPU-hours) with findings and waivers, as Markdown for a pull-request comment or as JSON. With
+    --base, what the change does comes first and unchanged overlays are folded.
 
     \b
     Example:
-      nautilus report --all --base origin/main > report.md
+      nautilus report --all --base origin/main --max-bytes 60000 --full report.md > comment.md
       nautilus report overlays/horse2zebra --format json
     """
+    if output == "json" and (max_bytes or full_path):
+        raise UsageError("--max-bytes and --full shape the Markdown report", "drop them or use --format markdown")
     inputs = sources.resolve(paths, use_all)
+    version = kubernetes_version or str(policy()["kubernetes_version"])
     current = sources.load(inputs)
-    result = check(current, kubernetes_version or str(policy()["kubernetes_version"]))
-    before = base_rows(base_ref, inputs, [s.label for s in current], use_all) if base_ref else {}
-    entries = [entry(s.label, rows(s), before.get(s.label, []) if base_ref else None, _only(result, s.label))
-               for s in current]
-    current_labels = {s.label for s in current}
-    entries += [entry(label, [], old, None) for label, old in before.items() if label not in current_labels]
-    after_all = [r for s in current for r in rows(s)]
+    result = check(current, version)
+    after = baseline.sides(current, result)
+    before = baseline.before(base_ref, inputs, after, version, use_all) if base_ref else None
+    compared = before is not None
+    labels = [*after, *(label for label in (before or {}) if label not in after)]
+    entries = [entry(label, after.get(label), (before or {}).get(label), compared) for label in labels]
     data = {
         "base": base_ref,
+        "summary": summary(entries, after, before) if compared else None,
         "overlays": entries,
-        "totals": {"before": totals([r for v in before.values() for r in v]) if base_ref else None,
-                   "after": totals(after_all)},
+        "totals": {"before": totals([r for s in before.values() for r in s.rows]) if compared else None,
+                   "after": totals([r for s in after.values() for r in s.rows])},
         "findings": {"errors": len(result.errors), "warnings": len(result.warnings), "waived": len(result.waivers)},
         "formula": formula(),
     }
-    click.echo(json.dumps(data, indent=2) if output == "json" else markdown(data))
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    if full_path:
+        try:
+            write_text(full_path, comment.markdown(data))
+        except OSError as exc:
+            raise UsageError(f"cannot write {full_path} ({exc.strerror})", "pass --full a file in a writable folder") from exc
+    click.echo(comment.markdown(data, max_bytes), nl=False)

@@ -583,15 +583,41 @@ def test_rule_ids_named_in_the_docs_exist():
     assert not unknown, f"rule ids not in schemas/rules.yaml: {unknown}"
 
 
-def test_report_examples_are_real_output(monkeypatch):
-    """A block between `<!-- nautilus report ARGS -->` and `<!-- end -->` is what that command prints."""
-    monkeypatch.chdir(REPO)
+def _pull_request(folder: Path, changes: list[str]) -> None:
+    """folder: a git repository of the template's committed examples (those overlays/examples.yaml names,
+    with their dev-pod overlays), base/ and schemas/ on branch main, then changed by the `nautilus` commands
+    in changes (run in it, uncommitted): what a pull request's report compares."""
+    examples = YAML(typ="safe").load((OVERLAYS / "examples.yaml").read_text())
+    for name in ("base", "schemas"):
+        shutil.copytree(REPO / name, folder / name)
+    for overlay in (p for p in OVERLAYS.iterdir() if p.name in examples or p.name.removesuffix(".dev") in examples):
+        shutil.copytree(overlay, folder / "overlays" / overlay.name)
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["-c", "user.name=docs", "-c", "user.email=docs@example.com",
+                                                               "commit", "-qm", "the examples"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    for change in changes:
+        result = CliRunner().invoke(main, shlex.split(change)[1:], catch_exceptions=False)
+        assert result.exit_code == 0, f"`{change}` failed: {result.output}"
+
+
+def test_report_examples_are_real_output(monkeypatch, tmp_path):
+    """A block between `<!-- nautilus report ARGS -->` and `<!-- end -->` is what that command prints here.
+    `<!-- nautilus report ARGS; after: COMMAND; after: COMMAND -->` shows a pull request's report: what the
+    command prints in a repository of the committed examples on branch main after those commands changed it."""
     block = re.compile(r"<!-- (nautilus report [^>]*?) -->\n(.*?)<!-- end -->", re.S)
     examples = [(doc, match) for doc in DOCS for match in block.finditer(doc.read_text())]
     assert examples, "the docs show no report example"
-    for doc, match in examples:
-        result = CliRunner().invoke(main, shlex.split(match[1])[1:])
-        assert result.exit_code == 0, where(doc, f"`{match[1]}` failed: {result.output}")
+    for index, (doc, match) in enumerate(examples):
+        command, *changes = match[1].split("; after: ")
+        if changes:
+            folder = tmp_path / str(index)
+            monkeypatch.chdir(folder.mkdir() or folder)
+            _pull_request(folder, changes)
+        else:
+            monkeypatch.chdir(REPO)
+        result = CliRunner().invoke(main, shlex.split(command)[1:])
+        assert result.exit_code == 0, where(doc, f"`{command}` failed: {result.output}")
+        assert match[2].strip(), where(doc, f"`{match[1]}` shows no output; it prints:\n{result.output}")
         assert match[2].strip() in result.output, where(doc, f"`{match[1]}` prints something else now:\n{result.output}")
 
 

@@ -534,3 +534,13 @@ def test_tiny_dataset_has_the_catalogue_layout(tmp_path):
     extract(write_archive(tmp_path / "www"), tmp_path / "out")
     layout = find_layout(tmp_path / "out")
     assert {p.name: len(list(p.glob("*.png"))) for p in layout.iterdir()} == SIZES
+
+
+def test_the_comment_is_posted_whole_as_the_report_fitted_it():
+    """ci.yml fits the comment with nautilus report --max-bytes; report-comment.yml never cuts it blindly."""
+    ci = REPO / ".github" / "workflows" / "ci.yml"
+    report = next(w for w in commands_run(ci, "nautilus") if w[1] == "report")
+    assert report[report.index("--max-bytes") + 1] == "60000" and "--full" in report
+    scripts = "\n".join(s for _, s in run_scripts(load(REPO / ".github" / "workflows" / "report-comment.yml")))
+    assert "comment.md" in scripts and "> 65000" in scripts
+    assert all("pr-number" in line for line in scripts.splitlines() if "head -c" in line)  # the report is not cut

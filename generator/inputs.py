@@ -1,0 +1,60 @@
+"""What an overlay is built from: its folder and every path its kustomizations name, followed recursively.
+
+`nautilus report --base` renders the base side of an overlay only when one of these changed. Every string
+in a kustomization that names an existing local path counts (resources, components, patches, generator
+files, replacements, ...): naming too much only costs a render, naming too little would show a stale
+before. A path outside the repository, or a kustomization that cannot be read, makes the answer None:
+"unknown", rendered again.
+"""
+from pathlib import Path
+
+from ruamel.yaml import YAML, YAMLError
+
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def _kustomization(folder: Path) -> Path | None:
+    return next((folder / name for name in KUSTOMIZATIONS if (folder / name).is_file()), None)
+
+
+def inputs(source: Path, top: Path) -> set[Path] | None:
+    """The files and folders (relative to top) that source, an overlay folder or a YAML file, is built from."""
+    top = top.resolve()
+    found: set[Path] = set()
+    pending = [Path(source).resolve()]
+    while pending:
+        path = pending.pop()
+        if not path.is_relative_to(top):
+            return None
+        relative = path.relative_to(top)
+        if relative in found:
+            continue
+        found.add(relative)
+        kustomization = _kustomization(path) if path.is_dir() else None
+        if kustomization is None:
+            continue
+        try:
+            doc = YAML(typ="safe").load(kustomization.read_text())
+        except (OSError, UnicodeDecodeError, YAMLError):
+            return None
+        for text in _strings(doc):
+            for name in {text, text.partition("=")[2]} - {""}:  # configMapGenerator files may read key=path
+                if "\n" not in name and len(name) < 4096 and (path / name).exists():
+                    pending.append((path / name).resolve())
+    return found
+
+
+def touches(paths: set[Path], changed: set[Path]) -> bool:
+    """Whether a changed path (a file, or a whole untracked folder) lies in or above one of paths."""
+    return any(c == p or p in c.parents or c in p.parents for p in paths for c in changed)
