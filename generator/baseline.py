@@ -49,14 +49,14 @@ def before(ref: str, items: list, current: dict[str, Side], version: str, use_al
     changed = gitref.changed(ref, top)
     schemas = repository.schemas().resolve()
     policy = {schemas.relative_to(top)} if schemas.is_relative_to(top) else set()
-    kept, again = {}, []
+    kept, again, named = {}, [], {}
     for item, label in zip(items, current):
         if item == "-":
             raise UsageError("--base cannot compare stdin", "pass overlay folders or YAML files")
         path = Path(item).resolve()
         if not path.is_relative_to(top):
             raise UsageError(f"{item} is outside the git repository {top}", "run inside that repository")
-        used = inputs(path, top)
+        used = inputs(path, top, named)
         if used is not None and not touches(used | policy, changed):
             kept[label] = current[label]
         else:

@@ -28,9 +28,24 @@ def _kustomization(folder: Path) -> Path | None:
     return next((folder / name for name in KUSTOMIZATIONS if (folder / name).is_file()), None)
 
 
-def inputs(source: Path, top: Path) -> set[Path] | None:
-    """The files and folders (relative to top) that source, an overlay folder or a YAML file, is built from."""
-    top = top.resolve()
+def _named(folder: Path) -> list[Path] | None:
+    """The existing paths folder's kustomization names ([] without one); None when it cannot be read."""
+    kustomization = _kustomization(folder)
+    if kustomization is None:
+        return []
+    try:
+        doc = YAML(typ="safe").load(kustomization.read_text())
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return None
+    return [(folder / name).resolve() for text in _strings(doc)
+            for name in {text, text.partition("=")[2]} - {""}  # configMapGenerator files may read key=path
+            if "\n" not in name and len(name) < 4096 and (folder / name).exists()]
+
+
+def inputs(source: Path, top: Path, known: dict[Path, list[Path] | None] | None = None) -> set[Path] | None:
+    """The files and folders (relative to top) that source, an overlay folder or a YAML file, is built from.
+    known: what each folder's kustomization names, kept between calls on the same tree (bases are shared)."""
+    top, known = top.resolve(), {} if known is None else known
     found: set[Path] = set()
     pending = [Path(source).resolve()]
     while pending:
@@ -41,17 +56,12 @@ def inputs(source: Path, top: Path) -> set[Path] | None:
         if relative in found:
             continue
         found.add(relative)
-        kustomization = _kustomization(path) if path.is_dir() else None
-        if kustomization is None:
-            continue
-        try:
-            doc = YAML(typ="safe").load(kustomization.read_text())
-        except (OSError, UnicodeDecodeError, YAMLError):
-            return None
-        for text in _strings(doc):
-            for name in {text, text.partition("=")[2]} - {""}:  # configMapGenerator files may read key=path
-                if "\n" not in name and len(name) < 4096 and (path / name).exists():
-                    pending.append((path / name).resolve())
+        if path.is_dir():
+            if path not in known:
+                known[path] = _named(path)
+            if known[path] is None:
+                return None
+            pending += known[path]
     return found
 
 
