@@ -8,7 +8,7 @@ before. A path outside the repository, or a kustomization that cannot be read, m
 """
 from pathlib import Path
 
-from ruamel.yaml import YAML, YAMLError
+from trainer import safe_yaml
 
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -34,8 +34,8 @@ def _named(folder: Path) -> list[Path] | None:
     if kustomization is None:
         return []
     try:
-        doc = YAML(typ="safe").load(kustomization.read_text())
-    except (OSError, UnicodeDecodeError, YAMLError):
+        doc = safe_yaml.load(safe_yaml.read_text(kustomization), str(kustomization))
+    except safe_yaml.YAMLInputError:
         return None
     return [(folder / name).resolve() for text in _strings(doc)
             for name in {text, text.partition("=")[2]} - {""}  # configMapGenerator files may read key=path
