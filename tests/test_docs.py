@@ -33,7 +33,7 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from generator.cli import main
-from kube_support import REPO, example_folders
+from kube_support import REPO, example_folders, git
 
 SCHEMAS, TOOLS_BIN = REPO / "schemas", REPO / ".tools" / "bin"
 from generator.render import load_documents, render
@@ -584,17 +584,16 @@ def test_rule_ids_named_in_the_docs_exist():
 
 
 def _pull_request(folder: Path, changes: list[str]) -> None:
-    """folder: a git repository of the template's committed examples (those overlays/examples.yaml names,
-    with their dev-pod overlays), base/ and schemas/ on branch main, then changed by the `nautilus` commands
-    in changes (run in it, uncommitted): what a pull request's report compares."""
-    examples = YAML(typ="safe").load((OVERLAYS / "examples.yaml").read_text())
-    for name in ("base", "schemas"):
-        shutil.copytree(REPO / name, folder / name)
-    for overlay in (p for p in OVERLAYS.iterdir() if p.name in examples or p.name.removesuffix(".dev") in examples):
+    """folder: a git repository of the template's committed examples (example_folders()), base/ and schemas/
+    on branch main, then changed by the `nautilus` commands in changes (run in it, uncommitted): what a pull
+    request's report compares."""
+    for part in ("base", "schemas"):
+        shutil.copytree(REPO / part, folder / part)
+    for overlay in example_folders():
         shutil.copytree(overlay, folder / "overlays" / overlay.name)
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["-c", "user.name=docs", "-c", "user.email=docs@example.com",
-                                                               "commit", "-qm", "the examples"]):
-        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "the examples")
     for change in changes:
         result = CliRunner().invoke(main, shlex.split(change)[1:], catch_exceptions=False)
         assert result.exit_code == 0, f"`{change}` failed: {result.output}"
