@@ -17,6 +17,7 @@ from .errors import UsageError
 from .findings import Finding
 from .policy.engine import message
 from .policy.table import rules
+from .policy.workload import objects
 from .tools import find_tool
 
 SCHEMA_ROOT = Path(str(files("kubernetes_validate") / "kubernetes-json-schema"))
@@ -99,7 +100,8 @@ def check(sources, version: str, ignore_missing: bool = False) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="nautilus-kubeconform-") as tmp:
         tmp = Path(tmp)
         (tmp / "schemas").mkdir()
-        kinds = {(d.get("apiVersion", ""), d["kind"]) for s in sources for d in s.docs if isinstance(d.get("kind"), str)}
+        kinds = {(str(d.get("apiVersion", "")), d["kind"]) for s in sources for d in objects(s.docs)
+                 if isinstance(d.get("kind"), str)}
         write_schemas(kinds, folder, tmp / "schemas")
         by_file = {}
         for index, source in enumerate(sources):

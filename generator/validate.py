@@ -9,7 +9,7 @@ from .policy.table import policy
 
 def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False) -> Result:
     """Both checkers over the sources read, waivers applied."""
-    findings = kubeconform.check(loaded, kubernetes_version, ignore_missing_schemas) + engine.evaluate(loaded)
+    findings = kubeconform.check(loaded, kubernetes_version, ignore_missing_schemas) + engine.evaluate(loaded, kubernetes_version)
     kept, waivers = engine.apply_waivers(findings, loaded)
     return Result(sorted(set(kept)), waivers, [s.label for s in loaded])
 

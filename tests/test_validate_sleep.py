@@ -1,38 +1,122 @@
-"""Sleep detection in exec-form commands and in `sh -c` / `bash -c` scripts."""
+"""Sleep detection: exec-form commands and shell scripts read as a shell reads them, each verdict exact."""
 import pytest
 
-from generator.policy.sleep import idle_reason
+from generator.policy.sleep import verdict
 
-IDLE = [
-    ["sleep", "infinity"],
-    ["sleep", "3600"],
-    ["/bin/sh", "-c", "python -m trainer.train; sleep infinity"],
-    ["bash", "-ec", "python -m trainer.train\nsleep 600\n"],
-    ["sh", "-c", "python -m trainer.train && exec sleep inf"],
-    ["sh", "-c", "tail -f /dev/null"],
-    ["bash", "-lc", "while true; do sleep 30; done"],
-    ["sh", "-c", "while :; do date; sleep 1; done"],
-    ["sh", "-c", "until false; do sleep 5; done"],
-    ["sh", "-c", "bash -c 'sleep infinity'"],
-    ["sh", "-c", "X=1 nohup sleep infinity"],
+
+def sh(script, shell="bash"):
+    return [shell, "-c", script]
+
+
+NEVER = "`sleep infinity` never ends"
+LONG = "idles at least 21600 s, longer than NRP lets any pod idle"
+
+# (command, why it idles or None, why it could not be checked or None)
+VERDICTS = [
+    # exec form
+    ([], None, None),
+    (["torchrun", "--nproc-per-node=gpu", "-m", "trainer.train"], None, None),
+    (["sleep", "infinity"], NEVER, None),
+    (["sleep", "Infinity"], "`sleep Infinity` never ends", None),
+    (["sleep", "3600"], "the command ends in `sleep 3600` (idle until it ends)", None),
+    (["sleep", "21599"], "the command ends in `sleep 21599` (idle until it ends)", None),
+    (["sleep", "21600"], f"`sleep 21600` {LONG}", None),
+    (["sleep", "6h"], f"`sleep 6h` {LONG}", None),
+    (["sleep", "5h", "59m", "60s"], f"`sleep 5h 59m 60s` {LONG}", None),
+    (["sleep", "1e9"], f"`sleep 1e9` {LONG}", None),
+    (["sleep", "$X"], "the command ends in `sleep $X` (idle until it ends)", None),
+    (["tail", "-f", "/dev/null"], "`tail -f` never ends", None),
+    (["tail", "-fn0", "/data/log"], "`tail -f` never ends", None),
+    (["tail", "--follow=name", "/data/log"], "`tail -f` never ends", None),
+    (["tail", "-n", "10", "/data/log"], None, None),
+    (["exec", "sleep", "infinity"], NEVER, None),
+    (["env", "A=1", "sleep", "inf"], "`sleep inf` never ends", None),
+    (["nice", "-n", "5", "sleep", "inf"], "`sleep inf` never ends", None),
+    (["timeout", "60", "sleep", "infinity"], "the command ends in `timeout 60 ...` (idle until it ends)", None),
+    (["timeout", "0", "sleep", "infinity"], NEVER, None),
+    (["timeout", "-s", "KILL", "60", "python", "x.py"], None, None),
+    (["python", "-c", "import time; time.sleep(1)"], None, None),
+    # shells and their options
+    (["/bin/sh", "-c", "python -m trainer.train; sleep infinity"], NEVER, None),
+    (["busybox", "sh", "-c", "sleep infinity"], NEVER, None),
+    (["bash", "--login", "-c", "sleep infinity"], NEVER, None),
+    (["bash", "-o", "pipefail", "-c", "sleep infinity"], NEVER, None),
+    (["bash", "-ec", "python -m trainer.train\nsleep 600\n"], "the command ends in `sleep 600` (idle until it ends)", None),
+    (["bash", "script.sh"], None, None),
+    (["bash", "-c"], None, None),
+    (sh("sleep infinity", "zsh"), NEVER, None),
+    (sh("bash -c 'sleep infinity'", "dash"), NEVER, None),
+    # comments, continuations, quoting
+    (sh("# set up\npip install x\nsleep infinity"), NEVER, None),
+    (sh("python x  # then keep the pod\nsleep infinity"), NEVER, None),
+    (sh("python x \\\n  && sleep infinity"), NEVER, None),
+    (sh("echo a # sleep infinity"), None, None),
+    (sh("echo 'sleep infinity'"), None, None),
+    (sh('echo "sleep infinity"'), None, None),
+    (sh("'sleep' \"infinity\""), NEVER, None),
+    (sh("s\\leep infinity"), NEVER, None),
+    (sh('"sleep" inf$X'), "the command ends in `sleep $...` (idle until it ends)", None),
+    (sh("python - <<EOF\nsleep infinity\nEOF\npython x"), None, None),
+    # lists, pipelines, groups, background
+    (sh("time command sleep infinity"), NEVER, None),
+    (sh("(python x; sleep infinity)"), NEVER, None),
+    (sh("{ python x; } || { tail -f /dev/null; }"), "`tail -f` never ends", None),
+    (sh("python x | tail -f /dev/null"), "`tail -f` never ends", None),
+    (sh("python x || sleep 600"), "the command ends in `sleep 600` (idle until it ends)", None),
+    (sh("! sleep infinity"), NEVER, None),
+    (sh("sleep infinity & wait"), f"`wait` waits on a background command: {NEVER}", None),
+    (sh("sleep infinity & python x"), None, None),
+    (sh("python x && sleep 100 &"), None, None),
+    (sh("exit 1; sleep infinity"), None, None),
+    (sh("python x\nexit $?\nsleep infinity"), None, None),
+    (sh("(exit 1); sleep infinity"), NEVER, None),
+    (sh("echo $(sleep infinity)"), NEVER, None),
+    (sh("cat <(tail -f /dev/null)"), "`tail -f` never ends", None),
+    # loops, branches, functions
+    (sh("while true; do sleep 1; done"), "`while true` loops forever", None),
+    (sh("while :; do x; done"), "`while :` loops forever", None),
+    (sh("while [ 1 ]; do x; done"), "`while [ 1 ]` loops forever", None),
+    (sh("while sleep 5; do x; done"), "`while sleep 5` loops forever", None),
+    (sh("until false; do x; done"), "`until false` loops forever", None),
+    (sh("for ((;;)); do x; done"), "`for ((;;))` loops forever", None),
+    (sh("for ((i=0;i<3;i++)); do x; done"), None, None),
+    (sh("for i in 1 2; do sleep infinity; done"), NEVER, None),
+    (sh("while true; do x || break; done"), None, None),
+    (sh("while true; do exec x; done"), None, None),
+    (sh("while [ ! -f /data/LATEST ]; do sleep 5; done; python x"), None, None),
+    (sh("if x; then y; else sleep infinity; fi"), NEVER, None),
+    (sh("if x; then y; elif z; then sleep 60; fi"), "the command ends in `sleep 60` (idle until it ends)", None),
+    (sh("case $a in x) y;; *) sleep infinity;; esac"), NEVER, None),
+    (sh("f() { sleep infinity; }; python x; f"), NEVER, None),
+    (sh("f() { sleep infinity; }; python x"), None, None),
+    # what cannot be checked is said, never a crash
+    (sh("python x; if then fi"), None, "the script does not parse as a shell script near line 1; only the rest was checked"),
+    (sh("true\n" * 13108), None, "the script is 65540 bytes, more than the 65536 checked"),
+    (sh("true\n" * 13107), None, None),
+    (sh("(" * 200 + ")" * 200), None, "the script nests deeper than 150 levels"),
+    (["timeout", "1"] * 200 + ["sleep", "infinity"], None, "the script nests deeper than 150 levels"),
+    (sh("a|" * 501 + "a"), None, "the script has 501 `|`, more than the 500 checked"),
+    (sh("a|" * 500 + "sleep infinity"), NEVER, None),
+    (sh("sh -c 'sh -c \"sh -c \\\"sh -c sleep\\\"\"'"), None, "scripts nest more than 4 shells deep"),
 ]
-FINITE = [
-    [],
-    ["torchrun", "--nproc-per-node=gpu", "-m", "trainer.train"],
-    ["sh", "-c", "sleep 10; python -m trainer.train"],
-    ["sh", "-c", "echo 'sleep infinity'"],
-    ["sh", "-c", "while true; do test -f /data/done && break; sleep 5; done; python x.py"],
-    ["sh", "-c", "while [ ! -f /data/LATEST ]; do sleep 5; done; python x.py"],
-    ["python", "-c", "import time; time.sleep(1)"],
-    ["sh", "-c", "python - <<EOF\nprint(1)\nEOF"],
-]
 
 
-@pytest.mark.parametrize("command", IDLE, ids=[" ".join(c)[:40] for c in IDLE])
-def test_idle_commands_are_found(command):
-    assert idle_reason(command)
+@pytest.mark.parametrize("command, idle, unchecked", VERDICTS, ids=[" ".join(c)[:50] or "empty" for c, _, _ in VERDICTS])
+def test_verdict(command, idle, unchecked):
+    found = verdict(command)
+    assert (found.idle, found.unchecked) == (idle, unchecked)
 
 
-@pytest.mark.parametrize("command", FINITE, ids=[" ".join(c)[:40] or "empty" for c in FINITE])
-def test_finite_commands_pass(command):
-    assert idle_reason(command) is None
+def test_parse_time_is_bounded_by_the_repository_policy(tmp_path, monkeypatch):
+    """A repository whose policy allows no parse time gets every script reported unchecked."""
+    from kube_support import REPO
+    (tmp_path / "base").mkdir()
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "schemas").mkdir()
+    for name in ("rules.yaml", "policy-rules.schema.json", "train-config.schema.json"):
+        (tmp_path / "schemas" / name).write_text((REPO / "schemas" / name).read_text())
+    policy = (REPO / "schemas/policy.yaml").read_text()
+    (tmp_path / "schemas/policy.yaml").write_text(policy.replace("max_parse_seconds: 1", "max_parse_seconds: 0"))
+    monkeypatch.chdir(tmp_path)
+    found = verdict(sh("python x; sleep infinity"))
+    assert (found.idle, found.unchecked) == (None, "the script took longer than 0 s to parse")

@@ -9,8 +9,9 @@ from trainer import safe_yaml
 from ..findings import Finding, Waiver
 from . import rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
 from .registry import CODED
+from .shape import sanitised
 from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
-from .workload import dig, workload
+from .workload import dig, objects, workload
 
 TRAIN_CONFIG_KEY = "train.yaml"
 
@@ -31,11 +32,12 @@ def _validator(rule_id: str):
     return jsonschema.Draft202012Validator({"$id": schema["$id"], "$ref": f"#/$defs/{rule_id}", "$defs": schema["$defs"]})
 
 
-def _schema_details(rule: Rule, instance) -> list[str]:
+def _schema_details(rule: Rule, instance, at: str = "") -> list[str]:
+    """The rule's most relevant schema error; `at` is where the instance sits in its object."""
     error = jsonschema.exceptions.best_match(_validator(rule.id).iter_errors(instance))
     if error is None:
         return []
-    where = error.json_path.removeprefix("$").lstrip(".")
+    where = ".".join(p for p in (at, error.json_path.removeprefix("$").lstrip(".")) if p)
     text = error.message
     if len(text) > 80:  # anyOf and pattern errors quote whole subtrees: say what was wanted instead
         wanted = error.schema.get("description", "what the rule asks") if isinstance(error.schema, dict) else "what the rule asks"
@@ -43,9 +45,9 @@ def _schema_details(rule: Rule, instance) -> list[str]:
     return [f"{where}: {text}" if where else text]
 
 
-def _details(rule: Rule, target, owner) -> list[str]:
+def _details(rule: Rule, target, owner, at: str = "") -> list[str]:
     if rule.check == "schema":
-        return _schema_details(rule, target)
+        return _schema_details(rule, target, at)
     return list(CODED[rule.id](target, owner))
 
 
@@ -87,6 +89,9 @@ def object_details(obj: dict) -> list[tuple[Rule, str]]:
             found += [(rule, d) for d in _details(rule, obj, None)]
         elif owned and rule.target == "pod":
             found += [(rule, d) for d in _details(rule, owned.pod if rule.check == "schema" else owned, owned)]
+        elif owned and rule.target == "job":
+            at = "spec.jobTemplate.spec" if owned.kind == "CronJob" else "spec"
+            found += [(rule, d) for d in _details(rule, owned.job_spec if rule.check == "schema" else owned, owned, at)]
         elif owned and rule.target == "container":
             for container in owned.containers():
                 found += [(rule, f"container {container.get('name')}: {d}") for d in _details(rule, container, owned)]
@@ -97,13 +102,23 @@ def message(rule: Rule, detail: str) -> str:
     return f"{detail}; {describe(rule.fix)}"
 
 
-def evaluate(sources) -> list[Finding]:
+def _name(obj: dict) -> str:
+    name = dig(obj, "metadata", "name", default="")
+    return name if isinstance(name, str) else ""
+
+
+def _version(version: str | None) -> str:
+    return version or str(policy()["kubernetes_version"])
+
+
+def evaluate(sources, version: str | None = None) -> list[Finding]:
+    """Every rule over every object (List items included), each as the API schema lets the rules read it."""
     findings = []
     for source in sources:
-        for obj in source.docs:
-            name = dig(obj, "metadata", "name", default="") or ""
+        for obj in objects(source.docs):
+            obj = sanitised(obj, _version(version))
             for rule, detail in object_details(obj):
-                findings.append(Finding(source.label, obj.get("kind", ""), name, rule.id, rule.severity,
+                findings.append(Finding(source.label, obj.get("kind", ""), _name(obj), rule.id, rule.severity,
                                         message(rule, detail), source.file))
     return findings
 
@@ -111,8 +126,11 @@ def evaluate(sources) -> list[Finding]:
 def apply_waivers(findings: list[Finding], sources) -> tuple[list[Finding], list[Waiver]]:
     """Findings minus those waived by a reasoned annotation on their object; the waivers used."""
     prefix = annotation("waiver_prefix")
-    notes = {(s.label, o.get("kind"), dig(o, "metadata", "name", default="")): dig(o, "metadata", "annotations", default={}) or {}
-             for s in sources for o in s.docs}
+    notes = {}
+    for source in sources:
+        for obj in objects(source.docs):
+            annotations = dig(obj, "metadata", "annotations", default={})
+            notes[(source.label, obj.get("kind"), _name(obj))] = annotations if isinstance(annotations, dict) else {}
     kept, used = [], set()
     for finding in findings:
         reason = str(notes.get((finding.source, finding.kind, finding.name), {}).get(prefix + finding.rule) or "").strip()

@@ -1,6 +1,6 @@
 """Coded rules on where and how long pods run: GPU gates, priority, taints, nodes, runtime, sleeping."""
 from .registry import coded
-from .sleep import idle_reason
+from .sleep import verdict
 from .table import annotation, policy
 from .workload import Workload, dig, resources
 
@@ -97,15 +97,31 @@ def pod_runtime(w: Workload, _):
         yield f"activeDeadlineSeconds {deadline} is over {cap}"
 
 
+def _verdicts(w: Workload):
+    for container in w.containers():
+        yield container.get("name"), verdict(list(container.get("command") or []) + list(container.get("args") or []))
+
+
 @coded("sleep-forever")
 def sleep_forever(w: Workload, _):
-    if w.kind == "Pod":  # a bare pod may sleep when NRP's runtime bound is written down
-        deadline = _deadline(w)
-        if deadline is not None and deadline <= policy()["workloads"]["interactive_pod"]["max_runtime_seconds"]:
-            return
-    elif w.kind not in ("Job", "CronJob"):
+    for name, found in _verdicts(w):
+        if found.idle:
+            yield f"container {name}: {found.idle}"
+
+
+@coded("pod-sleep")
+def pod_sleep(w: Workload, _):
+    cap = policy()["workloads"]["interactive_pod"]["max_runtime_seconds"]
+    deadline = _deadline(w)
+    if deadline is not None and deadline <= cap:  # NRP's bound, written down: sleeping is allowed
         return
-    for container in w.containers():
-        reason = idle_reason(list(container.get("command") or []) + list(container.get("args") or []))
-        if reason:
-            yield f"container {container.get('name')}: {reason}"
+    for name, found in _verdicts(w):
+        if found.idle:
+            yield f"container {name}: {found.idle}; NRP deletes a bare pod after {cap} s"
+
+
+@coded("shell-script")
+def shell_script(w: Workload, _):
+    for name, found in _verdicts(w):
+        if found.unchecked:
+            yield f"container {name}: {found.unchecked}"

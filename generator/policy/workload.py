@@ -5,9 +5,11 @@ from fractions import Fraction
 from .. import quantity
 from .table import policy
 
-# Where each workload kind keeps its pod spec.
+# Where each built-in kind with a pod template keeps its pod spec, and its API group ("" is core).
 POD_SPEC_PATHS = {
     "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "Deployment": ("spec", "template", "spec"),
@@ -15,6 +17,18 @@ POD_SPEC_PATHS = {
     "ReplicaSet": ("spec", "template", "spec"),
     "DaemonSet": ("spec", "template", "spec"),
 }
+API_GROUPS = {"Pod": "", "PodTemplate": "", "ReplicationController": "", "Job": "batch", "CronJob": "batch",
+              "Deployment": "apps", "StatefulSet": "apps", "ReplicaSet": "apps", "DaemonSet": "apps"}
+
+
+def objects(docs: list) -> list:
+    """The documents with each `kind: List` replaced by its items, as kubectl and kubeconform read them;
+    only objects with a kind (kubeconform reports the rest)."""
+    found = []
+    for doc in docs:
+        items = doc.get("items") if doc.get("kind") == "List" and str(doc.get("apiVersion")) == "v1" else None
+        found += items if isinstance(items, list) else [doc]
+    return [obj for obj in found if isinstance(obj, dict) and isinstance(obj.get("kind"), str)]
 
 
 def dig(node, *keys, default=None):
@@ -42,8 +56,8 @@ class Workload:
     def job_spec(self) -> dict:
         """The Job spec of a Job or CronJob; {} otherwise."""
         if self.kind == "CronJob":
-            return dig(self.obj, "spec", "jobTemplate", "spec", default={})
-        return self.obj.get("spec", {}) if self.kind == "Job" else {}
+            return dig(self.obj, "spec", "jobTemplate", "spec", default={}) or {}
+        return (self.obj.get("spec") or {}) if self.kind == "Job" else {}
 
     def containers(self, init: bool = True) -> list[dict]:
         found = list(self.pod.get("containers") or [])
@@ -62,8 +76,11 @@ class Workload:
 
 
 def workload(obj: dict) -> Workload | None:
-    path = POD_SPEC_PATHS.get(obj.get("kind"))
-    pod = dig(obj, *path) if path else None
+    """The pod template of a built-in workload kind (a custom resource named Job is not one)."""
+    kind, api_version = obj.get("kind"), str(obj.get("apiVersion") or "")
+    path = POD_SPEC_PATHS.get(kind)
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    pod = dig(obj, *path) if path and API_GROUPS[kind] == group else None
     return Workload(obj, pod) if isinstance(pod, dict) else None
 
 
