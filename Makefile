@@ -13,10 +13,12 @@ TOOLS := .tools/bin
 
 # Pinned tool versions (Go modules; release archives with checksums in tools/releases.txt).
 KUSTOMIZE_VERSION := v5.7.1
+# The oldest supported kustomize: kubectl 1.27's, the oldest kubectl that renders the overlays right.
+KUSTOMIZE_OLDEST := v5.0.1
 KUBECONFORM_VERSION := v0.8.0
 ACTIONLINT_VERSION := v1.7.12
 
-.PHONY: help setup tools packages cluster-tools venv demo test clean
+.PHONY: help setup tools oldest-tools packages cluster-tools venv demo test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +36,9 @@ tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/
 	@tools/install-tool.sh kubeconform github.com/yannh/kubeconform/cmd/kubeconform $(KUBECONFORM_VERSION)
 	@tools/install-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint $(ACTIONLINT_VERSION)
 
+oldest-tools: ## kustomize $(KUSTOMIZE_OLDEST) beside the pinned one, for the test that both render alike
+	@tools/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_OLDEST) kustomize-$(KUSTOMIZE_OLDEST)
+
 packages: ## Debian packages the tests use: pigz (the seed's gzip format is checked with the real pigz)
 	@command -v pigz >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo -n); command -v apt-get >/dev/null \
 	  && $$sudo apt-get update -qq && $$sudo apt-get install -y -qq pigz >/dev/null; } \
@@ -45,7 +50,7 @@ cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kube
 demo: setup ## the main job on an embedded default, no cluster needed
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/nautilus demo
 
-test: setup packages cluster-tools ## the whole test suite (builds the test control plane first)
+test: setup packages cluster-tools oldest-tools ## the whole test suite (builds the test control plane first)
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python -m pytest
 
 clean: ## remove the environment and tools

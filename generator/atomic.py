@@ -31,8 +31,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(handle)
 
 
-def replace_folders(parent: Path, writers: dict[str, Callable[[Path], None]], remove: tuple[str, ...] = ()) -> None:
-    """Each writer fills a fresh folder that then replaces parent/<name>; folders in remove go.
+def replace_folders(parent: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+    """Each writer fills a fresh folder that then replaces parent/<name>.
 
     Every folder is written before any is renamed, so a failing writer leaves parent as it was.
     """
@@ -45,14 +45,13 @@ def replace_folders(parent: Path, writers: dict[str, Callable[[Path], None]], re
                 raise UsageError(f"cannot write in {parent} ({exc.strerror})", "pass a writable --output-dir") from exc
             write(staged[name])
             _fsync_tree(staged[name])
-        for name in [*writers, *remove]:
+        for name in writers:
             target = parent / name
             if target.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent))
                 os.rename(target, old / name)
                 shutil.rmtree(old)
-            if name in staged:
-                os.rename(staged.pop(name), target)
+            os.rename(staged.pop(name), target)
         _fsync_dir(parent)
     finally:
         for folder in staged.values():

@@ -5,10 +5,12 @@ import click
 
 from trainer.safe_yaml import YAMLInputError, one_line
 
-from . import build, demo, new, report, validate
+from . import build, demo, kubectl, new, report, validate
 from .errors import UsageError
 
 DEBUG_ENV = "NAUTILUS_DEBUG"
+# The commands a user runs right before `kubectl apply -k`: they warn when that kubectl is too old.
+CHECK_KUBECTL = {"new", "build", "validate"}
 
 
 class InternalError(click.ClickException):
@@ -37,7 +39,8 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+@click.pass_context
+def main(ctx):
     """Scaffold, render, validate and report Kustomize overlays for NRP Nautilus.
 
     \b
@@ -46,6 +49,8 @@ def main():
       nautilus validate overlays/myproject
       kubectl apply -k overlays/myproject
     """
+    if ctx.invoked_subcommand in CHECK_KUBECTL:
+        kubectl.warn_if_old()
 
 
 for command in (new.new, new.init, build.build, validate.validate, report.report, demo.demo):

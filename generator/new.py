@@ -34,12 +34,13 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
 @click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
-@click.option("--force", is_flag=True, help="Replace an existing overlay.")
+@click.option("--force", is_flag=True, help="Replace an existing overlay (a NAME.dev/ is kept unless --dev-pod rewrites it).")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder that receives the overlay [default: overlays/ of the repository you are in].")
 def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
         scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, dev_pod, force, output_dir):
-    """Write overlays/NAME/: kustomization, train.yaml and patches for one project.
+    """Write overlays/NAME/ (kustomization, train.yaml and patches for one project) and overlays/NAME.results/
+    (a CPU-only pod for copying files to and from the volume).
 
     \b
     Example:
@@ -58,22 +59,25 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         dev_pod=dev_pod, image_pull_secret=image_pull_secret)
     scaffold.check(project, policy, allow_unknown_product)
     check_parent(output_dir)
-    dev = f"{name}.dev"
-    for folder in (name, dev) if dev_pod else (name,):
-        if (output_dir / folder).exists() and not force:
-            raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")
-    writers = {name: lambda folder: scaffold.overlay(project, policy, folder)}
+    dev, results = f"{name}.dev", f"{name}.results"
+    writers = {name: lambda folder: scaffold.overlay(project, policy, folder),
+               results: lambda folder: scaffold.results_overlay(project, folder)}
     if dev_pod:
         writers[dev] = lambda folder: scaffold.dev_overlay(project, folder)
-    stale = (dev,) if force and not dev_pod and (output_dir / dev).exists() else ()
-    replace_folders(output_dir, writers, remove=stale)
+    for folder in writers:
+        if (output_dir / folder).exists() and not force:
+            raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")
+    replace_folders(output_dir, writers)
     if image_warning:
         click.echo(image_warning, err=True)
     modes = policy["storage_classes"][storage_class]
     if "ReadWriteMany" not in modes:
         click.echo(f"warning: {storage_class} is ReadWriteOnce: the data and train Jobs cannot use it at once on "
                    "different nodes; run the data stage to completion first", err=True)
-    click.echo(f"wrote {output_dir / name}" + (f" and {output_dir / dev}" if dev_pod else ""))
+    if not dev_pod and (output_dir / dev).is_dir():  # it may manage a running pod: only `kubectl delete -k` on it stops that
+        click.echo(f"note: kept {output_dir / dev}; once no dev pod runs (kubectl delete -k {output_dir / dev} "
+                   f"--ignore-not-found), remove the folder, or pass --dev-pod to rewrite it", err=True)
+    click.echo(f"wrote {', '.join(str(output_dir / folder) for folder in writers)}")
 
 
 def default_image() -> tuple[str, str | None]:

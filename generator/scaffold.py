@@ -258,10 +258,7 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
 
 def dev_overlay(p: Project, folder: Path) -> None:
     """The opt-in dev pod's folder, <name>.dev, next to the project's overlay."""
-    base = relative_bases(folder.parent, f"{p.name}.dev")
-    kustomization = yamlio.load(TEMPLATES / "overlay-dev/kustomization.yaml")
-    kustomization["resources"][0] = f"../{p.name}"
-    kustomization["components"][0] = str(base / "components" / "dev-pod")
+    kustomization = _pod_overlay(p, folder, "dev")
     if p.priority_class or p.gpu_quota or p.image_pull_secret:  # as the train Job has them: a Job-to-Pod replacement cannot be optional
         access = yamlio.load(TEMPLATES / "overlay-dev/access.yaml")
         if p.gpu_quota:
@@ -281,3 +278,24 @@ def dev_overlay(p: Project, folder: Path) -> None:
         yamlio.dump(access, folder / "access.yaml")
         kustomization["patches"] = [{"path": "access.yaml", "target": {"kind": "Pod", "labelSelector": "nautilus.io/stage=dev"}}]
     yamlio.dump(kustomization, folder / "kustomization.yaml")
+
+
+def results_overlay(p: Project, folder: Path) -> None:
+    """The CPU-only results pod's folder, <name>.results, next to the project's overlay."""
+    kustomization = _pod_overlay(p, folder, "results")
+    if p.image_pull_secret:
+        secret = yamlio.load(TEMPLATES / "overlay-results/pull-secret.yaml")
+        secret["spec"]["imagePullSecrets"][0]["name"] = p.image_pull_secret
+        yamlio.dump(secret, folder / "pull-secret.yaml")
+        kustomization["patches"] = [{"path": "pull-secret.yaml",
+                                     "target": {"kind": "Pod", "labelSelector": "nautilus.io/stage=results"}}]
+    yamlio.dump(kustomization, folder / "kustomization.yaml")
+
+
+def _pod_overlay(p: Project, folder: Path, stage: str) -> dict:
+    """The kustomization of <name>.<stage>: the project's overlay plus the component of that pod."""
+    base = relative_bases(folder.parent, f"{p.name}.{stage}")
+    kustomization = yamlio.load(TEMPLATES / f"overlay-{stage}/kustomization.yaml")
+    kustomization["resources"][0] = f"../{p.name}"
+    kustomization["components"][0] = str(base / "components" / f"{stage}-pod")
+    return kustomization

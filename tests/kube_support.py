@@ -23,8 +23,9 @@ def examples() -> dict[str, list[str]]:
 
 
 def example_folders() -> list[Path]:
-    """Every folder the examples' commands write (NAME, and NAME.dev with --dev-pod), sorted."""
-    names = {name for name, args in examples().items()} | {f"{n}.dev" for n, args in examples().items() if "--dev-pod" in args}
+    """Every folder the examples' commands write (NAME, NAME.results, and NAME.dev with --dev-pod), sorted."""
+    names = {name for name, args in examples().items()} | {f"{n}.results" for n in examples()} | \
+        {f"{n}.dev" for n, args in examples().items() if "--dev-pod" in args}
     return sorted(REPO / "overlays" / name for name in names)
 
 

@@ -352,7 +352,7 @@ def kubectl_binary():
 KUBECTL_FALLBACK = {
     "": {"-n": True, "--namespace": True, "--context": True, "-h": False, "--help": False},
     "apply": {"-k": True, "--kustomize": True, "-f": True, "--filename": True, "-l": True, "--selector": True,
-              "--server-side": False, "--dry-run": True, "--prune": False},
+              "--server-side": False, "--dry-run": True, "--prune": False, "--prune-allowlist": True},
     "delete": {"-k": True, "--kustomize": True, "-f": True, "--filename": True, "-l": True, "--selector": True,
                "--wait": False, "--ignore-not-found": False},
     "get": {"-l": True, "--selector": True, "-L": True, "--label-columns": True, "-o": True, "--output": True,
@@ -363,6 +363,7 @@ KUBECTL_FALLBACK = {
     "wait": {"--for": True, "--timeout": True, "-l": True, "--selector": True},
     "exec": {"-i": False, "--stdin": False, "-t": False, "--tty": False, "-c": True, "--container": True},
     "cp": {"-c": True, "--container": True},
+    "top pod": {"-l": True, "--selector": True},
     "config get-contexts": {}, "config use-context": {}, "config set": {},
 }
 
@@ -399,7 +400,7 @@ def test_kubectl_fallback_flags_are_real():
 def split_kubectl(cmd):
     """(verb path, {flag: value}, positionals) of a kubectl token list."""
     verb = [cmd[1]]
-    if cmd[1] in {"config", "rollout", "auth", "create", "set"} and len(cmd) > 2:
+    if cmd[1] in {"config", "rollout", "auth", "create", "set", "top"} and len(cmd) > 2:
         verb.append(cmd[2])
     if cmd[1] in KUBECTL_PLUGINS:  # not kubectl's own commands
         return verb, {}, []

@@ -25,7 +25,7 @@ def test_new_two_a10_gpus_renders_and_passes_kubeconform(tmp_path):
     for key in ("cpu", "memory", "ephemeral-storage"):
         ratio = quantity.parse(resources["limits"][key]) / quantity.parse(resources["requests"][key])
         assert 1 <= ratio <= 1.2
-    assert not (tmp_path / "foo.dev").exists()
+    assert not (tmp_path / "foo.dev").exists() and (tmp_path / "foo.results").is_dir()
 
 
 def test_new_cpu_only_special_resource_and_build(tmp_path):
@@ -116,7 +116,37 @@ def test_existing_overlay_needs_force(tmp_path):
     assert result.exit_code == 2 and result.output.startswith("error: ")
     assert tree(tmp_path) == before
     assert nautilus("new", "p", "--namespace", "ns", "--gpus", "4", "--force", "--output-dir", tmp_path).exit_code == 0
-    assert tree(tmp_path) != before and sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+    assert tree(tmp_path) != before and sorted(p.name for p in tmp_path.iterdir()) == ["p", "p.results"]
+
+
+def test_force_without_dev_pod_keeps_the_dev_overlay_and_says_so(tmp_path):
+    # The .dev folder may manage a running pod: only `kubectl delete -k` on it stops that pod.
+    assert nautilus("new", "p", "--namespace", "ns", "--dev-pod", "--output-dir", tmp_path).exit_code == 0
+    dev = tree(tmp_path / "p.dev")
+    result = nautilus("new", "p", "--namespace", "ns", "--gpus", "2", "--force", "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert tree(tmp_path / "p.dev") == dev
+    assert f"note: kept {tmp_path / 'p.dev'}" in result.output and "kubectl delete -k" in result.output
+    assert [d["metadata"]["name"] for d in build(tmp_path / "p.dev")] == ["p-dev"]
+
+
+def test_results_pod_reaches_the_volume_without_a_gpu(tmp_path):
+    assert nautilus("new", "r", "--namespace", "ns", "--gpus", "4", "--output-dir", tmp_path).exit_code == 0
+    assert kubeconform_strict(tmp_path / "r.results").returncode == 0
+    docs = build(tmp_path / "r.results")
+    assert [(d["kind"], d["metadata"]["name"], d["metadata"]["namespace"]) for d in docs] == [("Pod", "r-results", "ns")]
+    pod, data = docs[0]["spec"], by_kind_name(build(tmp_path / "r"))[("Job", "r-data")]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["volumes"] == [v for v in data["volumes"] if v["name"] == "data"]
+    assert container["image"] == data["containers"][0]["image"]
+    assert pod["affinity"] == data["affinity"]  # off GPU nodes
+    assert not any(key.startswith("nvidia.com/") for side in container["resources"].values() for key in side)
+    for side in ("requests", "limits"):  # inside NRP's exemption from the utilisation bands
+        assert quantity.parse(container["resources"][side]["cpu"]) <= 1
+        assert quantity.parse(container["resources"][side]["memory"]) <= 2 * 10**9
+    assert 0 < pod["activeDeadlineSeconds"] <= 21600
+    assert pod["securityContext"] == data["securityContext"]
+    assert container["securityContext"] == data["containers"][0]["securityContext"]
 
 
 @pytest.mark.parametrize("target", ["missing", "a-file", "/proc"])  # /proc: unwritable even for root
@@ -140,14 +170,16 @@ def test_image_pull_secret_reaches_every_pod(tmp_path, extra):
                       "--output-dir", tmp_path)
     assert result.exit_code == 0, result.output
     pods = [(d["metadata"]["name"], d["spec"]["template"]["spec"] if d["kind"] == "Job" else d["spec"])
-            for folder in ("p", "p.dev") for d in build(tmp_path / folder) if d["kind"] in ("Job", "Pod")]
-    assert sorted(name for name, _ in pods) == ["p-data", "p-dev", "p-train"]
+            for folder in ("p", "p.dev", "p.results") for d in build(tmp_path / folder) if d["kind"] in ("Job", "Pod")]
+    assert sorted(name for name, _ in pods) == ["p-data", "p-dev", "p-results", "p-train"]
     assert all(spec["imagePullSecrets"] == [{"name": "ghcr-pull"}] for _, spec in pods), pods
-    assert kubeconform_strict(tmp_path / "p").returncode == 0 and kubeconform_strict(tmp_path / "p.dev").returncode == 0
-    assert nautilus("validate", tmp_path / "p", tmp_path / "p.dev").exit_code == 0
+    for folder in ("p", "p.dev", "p.results"):
+        assert kubeconform_strict(tmp_path / folder).returncode == 0, folder
+    assert nautilus("validate", tmp_path / "p", tmp_path / "p.dev", tmp_path / "p.results").exit_code == 0
 
 
 def test_without_a_pull_secret_no_pod_names_one(tmp_path):
     assert nautilus("new", "p", "--namespace", "ns", "--dev-pod", "--output-dir", tmp_path).exit_code == 0
     assert not (tmp_path / "p/pull-secret.yaml").exists() and not (tmp_path / "p.dev/access.yaml").exists()
+    assert not (tmp_path / "p.results/pull-secret.yaml").exists()
     assert "imagePullSecrets" not in nautilus("build", tmp_path / "p").output

@@ -8,7 +8,8 @@ from .workloads import node_labels, wait_for_pods
 
 COMMITTED = committed()
 DEV = [p for p in COMMITTED if p.name.endswith(".dev")]  # only the dev pod; its project is applied beside it
-PROJECTS = [p for p in COMMITTED if p not in DEV]
+RESULTS = [p for p in COMMITTED if p.name.endswith(".results")]  # only the results pod, likewise
+PROJECTS = [p for p in COMMITTED if p not in DEV + RESULTS]
 
 
 def test_the_repository_ships_overlays():
@@ -102,3 +103,20 @@ def test_dev_pod_runs_on_a_gpu_node_beside_its_project(cluster, open_overlay, pa
     assert node_labels(cluster)[node].get("feature.node.kubernetes.io/pci-10de.present") == "true"
     assert "nautilus.io/system" not in _taint_keys(cluster, node)
     assert 0 < pod["spec"]["activeDeadlineSeconds"] <= 6 * 3600  # NRP ends interactive pods after 6 h
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
+def test_results_pod_runs_on_a_cpu_node_without_a_gpu(cluster, open_overlay, path):
+    project = open_overlay(path.with_name(path.name.removesuffix(".results")))
+    project.kubectl("apply", "-l", "nautilus.io/stage=storage")  # the volume alone: no Job, no GPU
+    results = open_overlay(path)
+    results.apply()
+    name = next(o for o in results.objects if o["kind"] == "Pod")["metadata"]["name"]
+
+    def running():
+        live = cluster.get("pod", "-n", results.namespace, name)
+        return live if live["status"].get("phase") == "Running" else None
+    pod = wait_until(running, 60, f"the results pod {name} to run")
+    assert "nvidia.com/gpu.product" not in node_labels(cluster)[pod["spec"]["nodeName"]]
+    assert not any(r.startswith("nvidia.com/") for c in pod["spec"]["containers"] for r in c["resources"]["limits"])
+    assert [p["metadata"]["name"] for p in cluster.get("pods", "-n", results.namespace)["items"]] == [name]  # nothing else

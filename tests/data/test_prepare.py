@@ -182,3 +182,15 @@ def test_originals_kept_and_gzip_archive(dataset, tmp_path):
     assert (version / "originals" / "testB" / "z_grey.jpg").read_bytes() == (dataset / "testB" / "z_grey.jpg").read_bytes()
     listed = subprocess.run(["tar", "-tzf", str(version / "ds.tar.gz")], capture_output=True, text=True, check=True)
     assert sorted(listed.stdout.split()) == sorted(manifest["files"])  # the real tar reads our parallel gzip
+
+
+def test_published_only_checks_and_never_builds(server, dataset, tmp_path):
+    # The train Job's init container: a GPU pod must not wait while a dataset is prepared.
+    server.files["/ds.zip"] = zip_folder(dataset, top="ds")
+    source = ("--name", "ds", "--url", server.url("/ds.zip"))
+    code, out, err = run_cli(tmp_path / "pvc", *source, "--published-only")
+    assert code == 2 and err.startswith("error: dataset 'ds' is not published") and err.count("\n") == 1
+    assert "data stage" in err and server.served("/ds.zip") == 0 and not (tmp_path / "pvc").exists()
+    assert run_cli(tmp_path / "pvc", *source)[0] == 0
+    code, out, err = run_cli(tmp_path / "pvc", *source, "--published-only")
+    assert (code, err) == (0, "") and "already published" in out and len(versions(tmp_path / "pvc")) == 1

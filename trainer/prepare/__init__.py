@@ -1,7 +1,8 @@
 """The data stage: fetch -> verify -> extract -> preprocess -> pack -> publish, once per source.
 
-`prepare()` is a no-op when LATEST already holds a verified version with the same source fingerprint,
-which is what makes it safe as the train Job's init container. Otherwise it works under the dataset's
+`prepare()` is a no-op when LATEST already holds a verified version with the same source fingerprint;
+with published_only it only checks that (the train Job's init container, so no GPU waits on data work).
+Otherwise it works under the dataset's
 lock in a private .build-* folder and publishes by renaming it into place; any failure removes the
 build and leaves LATEST as it was. A download's .part file stays so the next attempt resumes it.
 """
@@ -29,13 +30,21 @@ from trainer.shards import LATEST, MANIFEST, SPLITS, DataError, dataset_dir, fil
 
 
 def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int = DEFAULT_MAX_BYTES,
-            stale_after: float = 120.0, backoff: float = 2.0, log=print) -> Path:
-    """Publish spec's dataset under root (unless it already is) and return the version folder."""
+            stale_after: float = 120.0, backoff: float = 2.0, log=print, published_only: bool = False) -> Path:
+    """Publish spec's dataset under root (unless it already is) and return the version folder.
+
+    published_only: never build; DataError unless the version is already published (the train Job's
+    check: a GPU pod must not wait while a dataset is prepared).
+    """
     folder = dataset_dir(root, spec.name)
-    folder.mkdir(parents=True, exist_ok=True)
     mark = fingerprint(spec)
     if current := _published(root, spec.name, mark, log):
         return current
+    if published_only:
+        raise DataError(f"dataset {spec.name!r} is not published under {folder} for this train.yaml",
+                        "the data stage prepares it on a CPU node: apply the stages storage, config and data, wait "
+                        "for the data Job, then delete and re-apply the train Job (docs/workflow.md)")
+    folder.mkdir(parents=True, exist_ok=True)
     with Lock(folder / ".lock", stale_after=stale_after, log=log):
         if current := _published(root, spec.name, mark, log, quiet=True):  # finished while we waited
             return current

@@ -1,4 +1,5 @@
-"""python -m trainer.prepare --config /etc/nautilus/train.yaml --root /data  (the data Job; the train Job's init container)
+"""python -m trainer.prepare --config /etc/nautilus/train.yaml --root /data  (the data Job; the train Job's init
+container adds --published-only: it checks, never prepares, so no GPU waits on data work)
 
 Flags stand in for (or override) the config file's dataset section, e.g.
 python -m trainer.prepare --root /data --name horse2zebra --load-size 286
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compression", choices=["zstd", "gzip"], help="the packed archive's format (default zstd)")
     parser.add_argument("--threads", type=int, default=None, help="default: the CPUs the pod was given (cgroup quota)")
     parser.add_argument("--max-extract-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse archives expanding beyond this")
+    parser.add_argument("--published-only", action="store_true",
+                        help="build nothing; exit 2 unless the dataset is already published (the train Job's check)")
     args = parser.parse_args(argv)
     try:
         if not args.config and not args.name:
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                          base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
                          compression=args.compression)
         prepare(spec, args.root, threads=args.threads or math.ceil(available_cpus()), max_extract_bytes=args.max_extract_bytes,
-                log=lambda line: print(line, flush=True))
+                log=lambda line: print(line, flush=True), published_only=args.published_only)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
