@@ -35,10 +35,11 @@ def git(folder: Path, *args: str) -> str:
 
 
 def make_fork(folder: Path, remote: str | None = None) -> Path:
-    """A fork of the template as `git clone` leaves it (base/, overlays/, schemas/, trainer/ of this working tree,
-    committed on main), with `origin` at remote."""
-    for part in ("base", "overlays", "schemas", "trainer"):
+    """A fork of the template as `git clone` leaves it (base/, schemas/, trainer/ and the example overlays of this
+    working tree, committed on main), with `origin` at remote."""
+    for part in ("base", "schemas", "trainer", *(f"overlays/{p.name}" for p in example_folders())):
         shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "overlays" / "examples.yaml", folder / "overlays" / "examples.yaml")
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "fork")

@@ -30,8 +30,9 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     for part in ("generator", "pyproject.toml"):
         copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
         copy(REPO / part, clone_a / part, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
-    run(PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "-w", top / "dist", ".",
-        cwd=clone_a)
+    built = run(PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "-w", top / "dist",
+                ".", cwd=clone_a, check=False)
+    assert built.returncode == 0, f"{built.stderr}\nbuilding needs the setuptools pinned in requirements.txt: run `make setup`"
     wheel = next((top / "dist").glob("*.whl"))
     run(PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", top / "site", wheel, cwd=top)
     return clone_a, top / "site"
