@@ -6,7 +6,7 @@
 #   3. loader rate on 4 cores beside each step rate (bench/loader.py, ~30 s)
 # Writes trainer/utilisation/loader .json + .md and gpu.log into $OUT (default results/gpu-<UTC time>).
 #   bench/gpu.sh            # python3 with torch + CUDA; the trainer's other needs from .whl/ when missing
-# The device image lacks ruamel.yaml, jsonschema and zstandard: put their wheels in .whl/ first (docs/performance.md).
+# A Python with torch but without ruamel.yaml, jsonschema or zstandard, offline: put their wheels in .whl/ first (docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu-$(date -u +%Y%m%dT%H%M)}

@@ -633,3 +633,13 @@ def test_mermaid_blocks_are_renderable():
         opened = sum(body.count(c) for c in "[({")
         closed = sum(body.count(c) for c in "])}")
         assert opened == closed, where(doc, "unbalanced brackets in a Mermaid block")
+
+
+def test_the_documents_speak_of_the_project_and_its_users():
+    """Not of the environment they were written in: a figure not measured says so and how to measure it."""
+    words = re.compile(r"\b(workplace|lent|device (?:run|image)|sessions?)\b", re.I)
+    files = [*DOCS, REPO / "trainer/README.md", *sorted(p for p in (REPO / "bench").iterdir() if p.is_file())]
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in files
+             for number, line in enumerate(path.read_text().splitlines(), 1) if words.search(line)]
+    assert not found, "\n".join(found)
+    assert "not measured on a GPU yet" in (REPO / "docs/performance.md").read_text()
