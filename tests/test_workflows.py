@@ -237,7 +237,9 @@ IMAGE_WORKFLOW = REPO / ".github" / "workflows" / "image.yml"
 def workflow_image(fork: Path, repository: str, variable: str, output: Path) -> str:
     """name:tag as image.yml's step `image` computes them in a checkout of fork, run by bash as GitHub runs it."""
     step = next(s for s in load(IMAGE_WORKFLOW)["jobs"]["publish"]["steps"] if s.get("id") == "image")
-    assert step["env"] == {"TRAINER_IMAGE": "${{ vars.TRAINER_IMAGE }}"}  # the one repository variable
+    repository_variable = {"TRAINER_IMAGE": "${{ vars.TRAINER_IMAGE }}"}  # the one repository variable
+    review = load(REPO / ".github" / "workflows" / "ci.yml")["jobs"]["review"]
+    assert step["env"] == repository_variable and review["env"] == repository_variable
     env = {"PATH": os.environ["PATH"], "GITHUB_REPOSITORY": repository, "GITHUB_OUTPUT": str(output), "TRAINER_IMAGE": variable}
     subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=fork, env=env, check=True)
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
