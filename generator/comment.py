@@ -3,8 +3,10 @@ unchanged overlays folded into a collapsed <details>; fitted under a size by lea
 
 What is left out when the report must fit, in this order: the per-workload tables of unchanged overlays
 (one row per overlay instead), then those rows from the last, then the tables of changed overlays from the
-last. The summary above them, with every changed workload, stays; a line says what was left out. Text that
-comes from manifests (names, waiver reasons, messages) is escaped and shortened: it is untrusted.
+last. The summary above them, with every changed workload, stays; a line says what was left out. Only a
+summary too long on its own (thousands of changed workloads or findings) is shortened, to the first lines of
+each list and a count of the rest. Text that comes from manifests (names, waiver reasons, messages) is
+escaped and shortened: it is untrusted.
 """
 from .inventory import COLUMNS
 
@@ -58,20 +60,26 @@ def _cells(cells: dict) -> str:
     return "; ".join(f"{COLUMNS[k]} {arrow(before, after)}" for k, (before, after) in cells.items()) or "-"
 
 
-def _findings(title: str, found: list[dict]) -> list[str]:
+def _more(items: list, shown: int | None) -> list[str]:
+    left = len(items) - len(items[:shown])
+    return [f"... and {left} more, in the full report.", ""] if left else [""]
+
+
+def _findings(title: str, found: list[dict], shown: int | None) -> list[str]:
     return [f"**{title}** ({len(found)}):", ""] + [
         f"- `{_text(f['source'])}` {_text(f['kind'])}/{_text(f['name'])} `{_text(f['rule'])}` ({f['severity']}): "
-        f"{_text(f['message'])}" for f in found] + [""] if found else []
+        f"{_text(f['message'])}" for f in found[:shown]] + _more(found, shown) if found else []
 
 
-def _waivers(title: str, found: list[dict]) -> list[str]:
+def _waivers(title: str, found: list[dict], shown: int | None) -> list[str]:
     return [f"**{title}** ({len(found)}):", ""] + [
         f"- `{_text(w['source'])}` {_text(w['kind'])}/{_text(w['name'])} waives `{_text(w['rule'])}`: {_text(w['reason'])}"
-        for w in found] + [""] if found else []
+        for w in found[:shown]] + _more(found, shown) if found else []
 
 
-def _summary(data: dict) -> list[str]:
-    """What the change does, in the order a reviewer asks: totals, workloads, findings, waivers."""
+def _summary(data: dict, shown: int | None = None) -> list[str]:
+    """What the change does, in the order a reviewer asks: totals, workloads, findings, waivers; shown: the
+    most lines of each list (only when the summary alone would not fit)."""
     s, base = data["summary"], data["base"]
     counts = s["overlays"]
     if not (counts["changed"] or counts["new"] or counts["removed"]):
@@ -84,15 +92,16 @@ def _summary(data: dict) -> list[str]:
     lines += _table(["total", "before", "after"], [[k, before[k], v] for k, v in data["totals"]["after"].items()]) + [""]
     if s["workloads"]:
         lines += _table(["overlay", "change", "kind", "name", "what changes"],
-                        [[w["source"], w["change"], w["kind"], w["name"], _cells(w["cells"])] for w in s["workloads"]])
-        lines.append("")
+                        [[w["source"], w["change"], w["kind"], w["name"], _cells(w["cells"])] for w in s["workloads"][:shown]])
+        lines += _more(s["workloads"], shown)
     if s["manifests_only"]:
-        lines += ["Manifests change but no request does: " + ", ".join(f"`{_text(x)}`" for x in s["manifests_only"]) + ".", ""]
+        lines += ["Manifests change but no request does: " + ", ".join(f"`{_text(x)}`" for x in s["manifests_only"][:shown])
+                  + ".", *_more(s["manifests_only"], shown)]
     found, waived = s["findings"], s["waivers"]
-    lines += _findings("New findings", found["new"]) + _findings("Fixed findings", found["fixed"])
+    lines += _findings("New findings", found["new"], shown) + _findings("Fixed findings", found["fixed"], shown)
     if not (found["new"] or found["fixed"]):
         lines += ["No finding is new or fixed.", ""]
-    lines += _waivers("Waivers added", waived["added"]) + _waivers("Waivers removed", waived["removed"])
+    lines += _waivers("Waivers added", waived["added"], shown) + _waivers("Waivers removed", waived["removed"], shown)
     return lines
 
 
@@ -112,16 +121,19 @@ def _folded(items: list[dict], full: bool, total: int) -> list[str]:
     return lines + ["</details>", ""]
 
 
+def _span(labels: list[str]) -> str:
+    return f"`{_text(labels[0])}`" + (f" to `{_text(labels[-1])}`" if len(labels) > 1 else "")
+
+
 def _left_out(folded_tables: bool, rows_dropped: list[str], tables_dropped: list[str], compared: bool) -> list[str]:
     said = []
     if folded_tables:
         said.append("the per-workload tables of the unchanged overlays (one row each instead)")
     if rows_dropped:
-        said.append(f"{len(rows_dropped)} unchanged overlay(s) entirely (`{_text(rows_dropped[0])}` to `{_text(rows_dropped[-1])}`)")
+        said.append(f"{len(rows_dropped)} unchanged overlay(s) entirely ({_span(rows_dropped)})")
     if tables_dropped:
-        said.append(f"the tables of {len(tables_dropped)} {'changed ' if compared else ''}overlay(s)"
-                    + (" (their changes are listed above)" if compared else "") + ": "
-                    + ", ".join(f"`{_text(x)}`" for x in tables_dropped))
+        said.append(f"the tables of {len(tables_dropped)} {'changed ' if compared else ''}overlay(s) "
+                    f"({_span(tables_dropped)}{'; their changes are listed above' if compared else ''})")
     return [f"> **Left out to fit a pull-request comment:** {'; '.join(said)}. The full report is in the job "
             "summary of this check's run and in its `nautilus-report` artifact.", ""] if said else []
 
@@ -139,22 +151,36 @@ def markdown(data: dict, max_bytes: int | None = None) -> str:
     compared = bool(data["base"])
     changed = [i for i in data["overlays"] if i["change"] != "same"]
     same = [i for i in data["overlays"] if i["change"] == "same"]
-    head = ["## Resource report", "", *(_summary(data) if compared else [])]
     tables = [_overlay(i, compared) for i in changed]
     footer = _footer(data)
 
-    def body(full: bool, rows: int, kept: int) -> str:
+    def body(full: bool, rows: int, kept: int, shown: int | None = None) -> str:
         note = _left_out(not full and bool(same), [i["source"] for i in same[rows:]],
                          [i["source"] for i in changed[kept:]], compared)
+        head = ["## Resource report", "", *(_summary(data, shown) if compared else [])]
         folded = _folded(same[:rows], full, len(same))
         return "\n".join(head + note + [line for t in tables[:kept] for line in t] + folded + footer)
 
     candidates = [(True, len(same), len(changed))]
     candidates += [(False, rows, len(changed)) for rows in range(len(same), -1, -1)] if same else []
     candidates += [(False, 0, kept) for kept in range(len(changed) - 1, -1, -1)]
-    text = ""
-    for full, rows, kept in candidates:
-        text = body(full, rows, kept)
-        if max_bytes is None or len(text.encode()) <= max_bytes:
-            return text
-    return text  # the summary alone is larger: sent whole, GitHub refuses it and the run's summary has it
+    longest = max([len(data["summary"][k]) for k in ("workloads", "manifests_only")]
+                  + [len(v) for part in ("findings", "waivers") for v in data["summary"][part].values()]) if compared else 0
+    # Last, a summary too long on its own keeps the first lines of each of its lists and says how many more.
+    candidates += [(False, 0, 0, shown) for shown in range(longest - 1, -1, -1)]
+    # Each candidate leaves out more than the one before: the first that fits, found by bisection.
+    texts = {}
+
+    def fits(index: int) -> bool:
+        texts[index] = texts.get(index) or body(*candidates[index])
+        return max_bytes is None or len(texts[index].encode()) <= max_bytes
+
+    low, high = 0, len(candidates) - 1
+    if fits(low):
+        return texts[low]
+    if not fits(high):
+        return texts[high]  # nothing fits (a limit below the summary's head): the smallest form
+    while high - low > 1:  # low does not fit, high does
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return texts[high]

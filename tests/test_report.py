@@ -271,8 +271,8 @@ def test_a_tight_limit_leaves_out_whole_sections_unchanged_first(change):
     for line in summary.splitlines():  # the summary, every changed workload, stays
         assert line in out.splitlines()
     note = next(line for line in out.splitlines() if line.startswith("> **Left out"))
-    assert "1 unchanged overlay(s) entirely (`overlays/p000` to `overlays/p000`)" in note
-    assert "the tables of" in note and "changed overlay(s) (their changes are listed above)" in note
+    assert "1 unchanged overlay(s) entirely (`overlays/p000`)" in note
+    assert re.search(r"the tables of \d changed overlay\(s\) \(`overlays/p\d+`( to `overlays/p\d+`)?; their changes are listed above\)", note)
     kept = [line for line in out.splitlines() if line != note]
     assert set(kept) <= set(full.splitlines())  # whole lines of the full report, none cut
 
@@ -292,3 +292,17 @@ def test_shaping_options_need_markdown_and_a_writable_file(change):
     (change / "afile").write_text("")
     code, out, err = run("report", "--all", "--base", "HEAD", "--full", "afile/full.md")
     assert code == 2 and err.startswith("error: cannot write afile/full.md") and out == ""
+
+
+def test_a_summary_too_long_alone_keeps_its_first_lines_and_counts_the_rest(tmp_path, monkeypatch):
+    lab(tmp_path, 60)
+    job = tmp_path / "base/job.yaml"
+    job.write_text(job.read_text().replace('nvidia.com/gpu: "1"', 'nvidia.com/gpu: "2"'))
+    monkeypatch.chdir(tmp_path)
+    _, full, _ = run("report", "--all", "--base", "HEAD")
+    _, out, _ = run("report", "--all", "--base", "HEAD", "--max-bytes", "4000")
+    assert len(out.encode()) <= 4000
+    rows = re.findall(r"^\| overlays/p\d+ \| changed \| Job \| p\d+-train \| GPUs/pod 1 → 2; .*$", out, re.M)
+    assert 0 < len(rows) < 60 and rows == re.findall(r"^\| overlays/p\d+ \| changed .*$", full, re.M)[:len(rows)]
+    assert f"... and {60 - len(rows)} more, in the full report." in out
+    assert "| GPUs at once | 60 | 120 |" in out
