@@ -9,7 +9,7 @@ class Finding:
     kind: str
     name: str
     rule: str
-    severity: str        # error | warning
+    severity: str        # error | warning | info (advice: printed, never counted)
     message: str
     file: str = field(default="", compare=False)  # what a GitHub annotation points at
 
@@ -52,7 +52,7 @@ class Result:
 def as_text(result: Result) -> str:
     lines = []
     for f in result.findings:
-        prefix = "warning: " if f.severity == "warning" else ""
+        prefix = {"warning": "warning: ", "info": "note: "}.get(f.severity, "")
         lines.append(f"{f.source}: {f.object}: {f.rule}: {prefix}{f.message}")
     for w in result.waivers:
         lines.append(f"{w.source}: {w.kind}/{w.name}: {w.rule}: waived: {w.reason}")
@@ -74,12 +74,15 @@ def _escape(text: str, property_value: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 
+GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
 def as_github(result: Result) -> str:
     """Workflow commands: one ::error / ::warning annotation per finding, ::notice per waiver."""
     lines = []
     for f in result.findings:
         where = f"file={_escape(f.file, True)}," if f.file else ""
-        lines.append(f"::{f.severity} {where}title={_escape(f.rule, True)}::{_escape(f'{f.object}: {f.message}')}")
+        lines.append(f"::{GITHUB_LEVELS[f.severity]} {where}title={_escape(f.rule, True)}::{_escape(f'{f.object}: {f.message}')}")
     for w in result.waivers:
         lines.append(f"::notice title={_escape('waived ' + w.rule, True)}::{_escape(f'{w.kind}/{w.name}: {w.reason}')}")
     return "\n".join(lines)

@@ -7,7 +7,8 @@ HEADER = """# Rules of `nautilus validate`
 Generated from `schemas/rules.yaml` and `schemas/policy.yaml` by
 `nautilus validate --rules-markdown > docs/rules.md`; do not edit by hand.
 
-Errors fail `nautilus validate` (exit 1); warnings are reported only. Any rule can be waived for one
+Errors fail `nautilus validate` (exit 1); warnings are reported only; info is advice (printed as a
+note, never counted). Any rule can be waived for one
 object with the annotation `waive.nautilus.io/<rule-id>: "<reason>"`; the reason is required and every
 waiver is listed by `validate` and `report`.
 

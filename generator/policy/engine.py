@@ -7,7 +7,7 @@ import jsonschema
 from trainer import safe_yaml
 
 from ..findings import Finding, Waiver
-from . import rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
+from . import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
 from .registry import CODED
 from .shape import sanitised
 from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
@@ -76,14 +76,17 @@ def _waiver_problems(obj: dict) -> list[str]:
     return problems
 
 
-def object_details(obj: dict) -> list[tuple[Rule, str]]:
-    """(rule, detail) for every violation in one object, before waivers."""
+def object_details(obj: dict, well_formed: bool = True) -> list[tuple[Rule, str]]:
+    """(rule, detail) for every violation in one object, before waivers. An object the API schema does not
+    vouch for (shape.sanitised) gets only the rules every object gets, which read its metadata."""
     table, kind = rules(), obj.get("kind", "")
     found = [(table["train-config"], d) for d in _train_config(obj)]
     found += [(table["waiver-reason"], d) for d in _waiver_problems(obj)]
-    owned = workload(obj)
+    owned = workload(obj) if well_formed else None
     for rule in table.values():
         if rule.check not in ("schema", "code") or not rule.applies_to(kind):
+            continue
+        if not well_formed and (rule.target != "object" or rule.kinds):
             continue
         if rule.target == "object":
             found += [(rule, d) for d in _details(rule, obj, None)]
@@ -116,8 +119,8 @@ def evaluate(sources, version: str | None = None) -> list[Finding]:
     findings = []
     for source in sources:
         for obj in objects(source.docs):
-            obj = sanitised(obj, _version(version))
-            for rule, detail in object_details(obj):
+            obj, well_formed = sanitised(obj, _version(version))
+            for rule, detail in object_details(obj, well_formed):
                 findings.append(Finding(source.label, obj.get("kind", ""), _name(obj), rule.id, rule.severity,
                                         message(rule, detail), source.file))
     return findings

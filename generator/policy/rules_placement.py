@@ -2,7 +2,7 @@
 from .registry import coded
 from .sleep import verdict
 from .table import annotation, policy
-from .workload import Workload, dig, resources
+from .workload import Workload, dig, gpu_resources, resources
 
 
 def _acknowledged(w: Workload, name: str) -> bool:
@@ -64,23 +64,66 @@ def cpu_off_gpu_nodes(w: Workload, _):
         yield "asks for no GPU but may land on a GPU node"
 
 
-def _node_terms(pod: dict) -> list[dict]:
-    """Every node selector term of the pod's node affinity, required and preferred."""
+def _node_terms(pod: dict, required_only: bool = False) -> list[dict]:
+    """Every node selector term of the pod's node affinity, required and (unless required_only) preferred."""
     affinity = dig(pod, "affinity", "nodeAffinity", default={}) or {}
     terms = list(dig(affinity, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", default=[]) or [])
+    if required_only:
+        return terms
     return terms + [p.get("preference", {}) for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+
+
+def _products(pod: dict, required_only: bool = False) -> set[str]:
+    """The GPU products the pod's node selector and node affinity ask for (In), all terms together."""
+    label = policy()["gpu"]["product_label"]
+    wanted = {dig(pod, "nodeSelector", label)} if dig(pod, "nodeSelector", label) else set()
+    for term in _node_terms(pod, required_only):
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == label and expression.get("operator") == "In":
+                wanted |= set(expression.get("values") or [])
+    return wanted
 
 
 @coded("gpu-product")
 def gpu_product(w: Workload, _):
     label, known = policy()["gpu"]["product_label"], set(policy()["gpu"]["products"])
-    wanted = [dig(w.pod, "nodeSelector", label)] if dig(w.pod, "nodeSelector", label) else []
-    for term in _node_terms(w.pod):
-        for expression in term.get("matchExpressions") or []:
-            if expression.get("key") == label and expression.get("operator") == "In":
-                wanted += expression.get("values") or []
-    for product in sorted(set(wanted) - known):
+    for product in sorted(_products(w.pod) - known):
         yield f"selects {label}={product}, which is not a known NRP GPU product"
+
+
+def _gpu_names(container: dict) -> set[str]:
+    return {n for side in ("requests", "limits") for n in resources(container, side) if n in gpu_resources()}
+
+
+def _offered_under() -> dict[str, set[str]]:
+    """GPU resource name -> the products offered under it, for the names whose products are known."""
+    return {name: set(info["products"]) for name, info in policy()["gpu"]["special_resources"].items()
+            if info.get("products")}
+
+
+@coded("gpu-resource")
+def gpu_resource(w: Workload, _):
+    """A pod that requires products offered only under another resource name than it asks for never schedules."""
+    required, offered, common = _products(w.pod, required_only=True), _offered_under(), policy()["gpu"]["resource"]
+    special = set().union(*offered.values())
+    for container in w.containers():
+        for name in sorted(_gpu_names(container)):
+            fitting = required - special if name == common else required & offered.get(name, required)
+            if required and not fitting:
+                homes = sorted(n for n, products in offered.items() if products & required) or [common]
+                yield (f"container {container.get('name')} asks for {name}, but the {', '.join(sorted(required))} "
+                       f"it requires are offered as {', '.join(homes)}")
+
+
+@coded("gpu-affinity")
+def gpu_affinity(w: Workload, _):
+    labels = policy()["gpu"]["choice_labels"]
+    if w.gpus() == 0 or set().union(*map(_gpu_names, w.containers())) - {policy()["gpu"]["resource"]}:
+        return  # no GPU, or a resource name that is itself a GPU model
+    chosen = any(dig(w.pod, "nodeSelector", label) for label in labels) or any(
+        expression.get("key") in labels for term in _node_terms(w.pod) for expression in term.get("matchExpressions") or [])
+    if not chosen:
+        yield f"asks for {w.gpus()} GPU(s) of any model (no {' or '.join(labels)} node affinity)"
 
 
 def _deadline(w: Workload):

@@ -54,9 +54,13 @@ def _show(resource: str, amount: Fraction) -> str:
     return quantity.format_cpu(amount) if resource == "cpu" else quantity.format_bytes(amount)
 
 
+def _ratio() -> Fraction:
+    return Fraction(str(policy()["requests"]["limit_ratio_max"]))
+
+
 @coded("limit-ratio")
 def limit_ratio(container: dict, _):
-    ratio = Fraction(str(policy()["requests"]["limit_ratio_max"]))
+    ratio = _ratio()
     requests, limits = resources(container, "requests"), resources(container, "limits")
     for resource in ("cpu", "memory", "ephemeral-storage"):
         request, limit = requests.get(resource), limits.get(resource)
@@ -113,12 +117,30 @@ def scratch_request(w: Workload, _):
 
 @coded("scratch-max")
 def scratch_max(w: Workload, _):
-    cap = policy()["scratch"]["max_ephemeral_storage"]
+    """Scratch over the cap is fine when requested (NRP asks for exactly that); flag a sizeLimit far above
+    what the containers writing it request. No request at all is scratch-request's finding."""
+    cap, ratio = _cap(policy()["scratch"]["max_ephemeral_storage"]), _ratio()
     for name, empty_dir in _empty_dirs(w, memory=False):
-        if empty_dir.get("sizeLimit") is not None and _cap(empty_dir["sizeLimit"]) > _cap(cap):
-            yield f"emptyDir {name} sizeLimit {empty_dir['sizeLimit']} is over {cap}"
+        size = empty_dir.get("sizeLimit")
+        writers = [c for c in mounts(w.pod, name) if "ephemeral-storage" in resources(c, "requests")]
+        if size is None or _cap(size) <= cap or not writers:
+            continue
+        requested = sum((_cap(resources(c, "requests")["ephemeral-storage"]) for c in writers), Fraction(0))
+        if _cap(size) > ratio * requested:
+            yield (f"emptyDir {name} sizeLimit {size} is over {policy()['scratch']['max_ephemeral_storage']} and more "
+                   f"than {float(ratio)} x the {quantity.format_bytes(requested)} of ephemeral storage requested for it")
+
+
+@coded("limit-equals-request")
+def limit_equals_request(w: Workload, _):
+    many = policy()["requests"]["many_pods"]
+    pods = w.pods_at_once()
+    if pods <= many:
+        return
     for container in w.containers():
-        for side in ("requests", "limits"):
-            value = dig(container, "resources", side, "ephemeral-storage")
-            if value is not None and _cap(value) > _cap(cap):
-                yield f"container {container.get('name')} ephemeral-storage {side[:-1]} {value} is over {cap}"
+        requests, limits = resources(container, "requests"), resources(container, "limits")
+        for resource in ("cpu", "memory", "ephemeral-storage"):
+            request, limit = requests.get(resource), limits.get(resource)
+            if request is not None and limit is not None and _cap(request) != _cap(limit):
+                yield (f"{pods} pods at once: container {container.get('name')} {resource} limit {limit} "
+                       f"differs from its request {request}")

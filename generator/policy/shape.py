@@ -14,9 +14,15 @@ from .workload import POD_SPEC_PATHS, dig
 TYPE_ERRORS = {"type", "oneOf", "anyOf"}
 
 
+def _key(key) -> str:
+    """A mapping key as the API server reads it (YAML `2:` or `true:` become "2", "true")."""
+    return str(key).lower() if isinstance(key, bool) else str(key)
+
+
 def without_nulls(node):
+    """node with every null left out and every mapping key a string."""
     if isinstance(node, dict):
-        return {k: without_nulls(v) for k, v in node.items() if v is not None}
+        return {_key(k): without_nulls(v) for k, v in node.items() if v is not None}
     if isinstance(node, list):
         return [without_nulls(v) for v in node if v is not None]
     return node
@@ -45,10 +51,10 @@ def _drop_bad_quantities(obj: dict) -> None:
                 del amounts[name]
 
 
-def sanitised(obj: dict, version: str) -> dict:
+def sanitised(obj: dict, version: str) -> tuple[dict, bool]:
     """obj as the rules may read it. When no API schema vouches for its types (a value of the wrong type,
     or no schema at all) only apiVersion, kind and the well-typed metadata remain: kubeconform's finding
-    is the one to fix first, and the pod rules run once the object is well-formed."""
+    is the one to fix first, and the pod rules run once the object is well-formed. The flag: well-formed."""
     clean = without_nulls(obj)
     validator = _validator(str(clean.get("apiVersion") or ""), str(clean.get("kind") or ""), version)
     wrong = None if validator is None else [list(e.absolute_path) for e in validator.iter_errors(clean)
@@ -56,6 +62,6 @@ def sanitised(obj: dict, version: str) -> dict:
     if wrong is None or wrong:
         metadata = clean.get("metadata") if isinstance(clean.get("metadata"), dict) else {}
         metadata = {k: v for k, v in metadata.items() if ["metadata", k] not in (p[:2] for p in wrong or [])}
-        return {"apiVersion": clean.get("apiVersion"), "kind": clean.get("kind"), "metadata": metadata}
+        return {"apiVersion": clean.get("apiVersion"), "kind": clean.get("kind"), "metadata": metadata}, False
     _drop_bad_quantities(clean)
-    return clean
+    return clean, True

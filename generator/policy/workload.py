@@ -59,6 +59,17 @@ class Workload:
             return dig(self.obj, "spec", "jobTemplate", "spec", default={}) or {}
         return (self.obj.get("spec") or {}) if self.kind == "Job" else {}
 
+    def pods_at_once(self) -> int:
+        """How many pods of this template run at the same time: a Job's parallelism (at most its
+        completions), a controller's replicas; 1 for a bare Pod. A DaemonSet's node count is unknown: 1."""
+        if self.kind in ("Job", "CronJob"):
+            spec = self.job_spec
+            parallelism = spec.get("parallelism", 1)
+            return min(parallelism, spec["completions"]) if isinstance(spec.get("completions"), int) else parallelism
+        if self.kind in ("Pod", "PodTemplate", "DaemonSet"):
+            return 1
+        return (self.obj.get("spec") or {}).get("replicas", 1)
+
     def containers(self, init: bool = True) -> list[dict]:
         found = list(self.pod.get("containers") or [])
         return found + list(self.pod.get("initContainers") or []) if init else found
