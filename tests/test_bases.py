@@ -5,7 +5,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from generator import quantity
-from kube_support import REPO, build, kubeconform_strict
+from kube_support import REPO, build, downward_env, kubeconform_strict
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 STAGES = ["storage", "data", "train"]
@@ -84,3 +84,26 @@ def test_data_job_stays_off_gpu_nodes_and_train_prepares_first():
     assert " ".join(train["initContainers"][0]["command"]) == f"{prepare} --published-only"  # checks, never prepares
     assert " ".join(train["containers"][0]["command"] + train["containers"][0]["args"]) == \
         "torchrun --nproc-per-node=gpu -m trainer.train --config /etc/nautilus/train.yaml --root /data"
+
+
+@pytest.mark.parametrize("overlay", ["horse2zebra", "horse2zebra.dev", "monet2photo-4gpu", "horse2zebra-2node"])
+def test_every_container_sees_its_own_requests(overlay):
+    """The downward API hands each container its requests, limits, project and stage (trainer/usage.py)."""
+    from trainer.usage import Requests
+
+    pods = list(pod_specs(build(REPO / "overlays" / overlay)))
+    stages = set()
+    for doc, spec in pods:
+        meta = doc["spec"]["template"]["metadata"] if doc["kind"] == "Job" else doc["metadata"]
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            for var in container["env"]:
+                assert "containerName" not in var.get("valueFrom", {}).get("resourceFieldRef", {}), "its own, always"
+            seen = Requests.from_env(downward_env({"metadata": meta}, container))
+            resources = container["resources"]
+            assert Fraction(str(seen.cpu)) == quantity.parse(resources["requests"]["cpu"])
+            assert Fraction(str(seen.cpu_limit)) == quantity.parse(resources["limits"]["cpu"])
+            assert seen.memory == quantity.parse(resources["requests"]["memory"])
+            assert seen.memory_limit == quantity.parse(resources["limits"]["memory"])
+            assert seen.project == overlay.removesuffix(".dev")
+            stages.add(seen.stage)
+    assert stages == ({"dev"} if overlay.endswith(".dev") else {"data", "train"})

@@ -38,6 +38,7 @@ from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per
 from .models import build
 from .pool import ImagePool
 from .step import LOSS_NAMES, Step, optimizers
+from .usage import Monitor
 
 # --- machine ---------------------------------------------------------------------------------------------
 
@@ -47,15 +48,6 @@ def pick_precision(choice: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
-
-
-def gpu_utilisation(device) -> float | None:
-    if device.type != "cuda":
-        return None
-    try:
-        return float(torch.cuda.utilization(device))  # NVML, honours CUDA_VISIBLE_DEVICES
-    except Exception:
-        return None
 
 
 def setup_distributed():
@@ -276,8 +268,12 @@ def train(cfg: dict, root: Path) -> int:
     _stop_signal.clear()
     every = log_cfg["every_steps"]
     last_ckpt = time.monotonic()
-    win_start, win_steps, win_loss, util = time.monotonic(), 0, None, []
-    logs = 0
+    win_start, win_steps, win_loss = time.monotonic(), 0, None
+    monitor = None
+    if local_rank == 0:  # one per pod: the cgroup and the GPUs are the pod's, whatever the processes
+        node = int(os.environ.get("GROUP_RANK", "0"))
+        monitor = Monitor("train", gpu_floor=log_cfg["gpu_util_floor"],
+                          path=run_dir / ("usage.json" if node == 0 else f"usage-node{node}.json")).start()
     try:
         while epoch < total_epochs and step < total_steps:
             in_epoch = seen // (b * world)
@@ -292,8 +288,6 @@ def train(cfg: dict, root: Path) -> int:
                 step, in_epoch, seen = step + 1, in_epoch + 1, seen + b * world
                 win_loss = losses if win_loss is None else win_loss + losses
                 win_steps += 1
-                if (u := gpu_utilisation(device)) is not None:
-                    util.append(u)
                 # All ranks must agree to stop or checkpoint: rank 0's clock decides, any rank's signal counts.
                 flags = torch.tensor([1 if _stop_signal else 0,
                                       1 if main_rank and time.monotonic() - last_ckpt >= cfg["checkpoint"]["every_minutes"] * 60 else 0])
@@ -301,7 +295,7 @@ def train(cfg: dict, root: Path) -> int:
                     dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=ctrl)
                 stop, due = bool(flags[0]), bool(flags[1])
                 if step % every == 0 or step == total_steps:
-                    stats = torch.cat([win_loss / win_steps, torch.tensor([np.mean(util) if util else -1.0], device=device)])
+                    stats = win_loss / win_steps
                     if world > 1:
                         dist.all_reduce(stats)
                         stats /= world
@@ -310,7 +304,8 @@ def train(cfg: dict, root: Path) -> int:
                     ips = win_steps * b * world / elapsed
                     eta = (total_steps - step) * elapsed / win_steps
                     lr = opt_G.param_groups[0]["lr"]
-                    gpu = "n/a" if stats[-1] < 0 else f"{stats[-1]:.0f}% {torch.cuda.max_memory_allocated(device) / 2**30:.1f}GiB"
+                    util = monitor.recent_gpu() if monitor else None
+                    gpu = "n/a" if util is None else f"{util:.0f}% {torch.cuda.max_memory_allocated(device) / 2**30:.1f}GiB"
                     say(f"epoch {epoch + 1}/{total_epochs} step {step}/{total_steps} ({in_epoch}/{spe}) "
                         f"{ips:.1f} img/s eta {fmt_duration(eta)} | "
                         + " ".join(f"{k} {v:.3f}" for k, v in zip(LOSS_NAMES, stats)) + f" | lr {lr:.2e} | gpu {gpu}")
@@ -319,14 +314,9 @@ def train(cfg: dict, root: Path) -> int:
                             writer.add_scalar(f"loss/{k}", v, step)
                         writer.add_scalar("lr", lr, step)
                         writer.add_scalar("img_per_s", ips, step)
-                        if stats[-1] >= 0:
-                            writer.add_scalar("gpu_util", stats[-1], step)
-                    logs += 1
-                    if stats[-1] >= 0 and logs > 1 and stats[-1] < log_cfg["gpu_util_floor"]:
-                        warn(f"warning: GPU utilisation averaged {stats[-1]:.0f}% over the last {win_steps} steps, "
-                             f"below NRP's {log_cfg['gpu_util_floor']:g}% rule (pods that keep requested GPUs under 40% "
-                             f"busy break NRP policy); raise train.batch_size or train.workers, or use fewer GPUs")
-                    win_start, win_steps, win_loss, util = time.monotonic(), 0, None, []
+                        if util is not None:
+                            writer.add_scalar("gpu_util", util, step)
+                    win_start, win_steps, win_loss = time.monotonic(), 0, None
                 if stop or step >= total_steps:
                     break
                 if due:
@@ -349,6 +339,8 @@ def train(cfg: dict, root: Path) -> int:
         say(f"done: run {cfg['run']} at step {step}; generators in {run_dir / 'generators'}")
         return 0
     finally:
+        if monitor:
+            monitor.stop()
         for s, h in old_handlers.items():
             signal.signal(s, h)
         if writer:

@@ -1,6 +1,12 @@
 """Every committed overlay, and one `nautilus new` writes, against the real API server and scheduler:
 accepted, applied, re-applied without change, scheduled where NRP would run it, and deleted."""
+from fractions import Fraction
+
 import pytest
+
+from generator import quantity
+from kube_support import downward_env
+from trainer.usage import Requests
 
 from .controlplane import wait_until
 from .overlays import GENERATED, committed
@@ -62,6 +68,7 @@ def test_jobs_land_on_the_right_nodes(cluster, project):
             assert node.get("feature.node.kubernetes.io/pci-10de.present") == "true"
             if wanted:
                 assert node["nvidia.com/gpu.product"] in wanted
+            _sees_its_own_requests(pod, "train")
             capacity = cluster.get("node", pod["spec"]["nodeName"])["status"]["capacity"]
             gpus = {r for c in pod["spec"]["containers"] for r in c["resources"].get("limits", {}) if r.startswith("nvidia.com/")}
             assert gpus and gpus <= set(capacity), f"{gpus} not offered by {pod['spec']['nodeName']}"
@@ -69,6 +76,18 @@ def test_jobs_land_on_the_right_nodes(cluster, project):
         for pod in wait_for_pods(cluster, project.namespace, f"batch.kubernetes.io/job-name={job['metadata']['name']}",
                                  1, running=1):
             assert "nvidia.com/gpu.product" not in labels[pod["spec"]["nodeName"]], "data work must stay on CPU nodes"
+            _sees_its_own_requests(pod, "data")
+
+
+def _sees_its_own_requests(pod: dict, stage: str) -> None:
+    """The live pod, as the Job controller made it and the API server accepted it: each container's
+    downward-API variables resolve (as the kubelet resolves them) to that container's own requests."""
+    for container in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+        seen = Requests.from_env(downward_env(pod, container))
+        requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+        assert (Fraction(str(seen.cpu)), seen.memory) == (quantity.parse(requests["cpu"]), quantity.parse(requests["memory"]))
+        assert (Fraction(str(seen.cpu_limit)), seen.memory_limit) == (quantity.parse(limits["cpu"]), quantity.parse(limits["memory"]))
+        assert seen.project == pod["metadata"]["labels"]["app.kubernetes.io/instance"] and seen.stage == stage
 
 
 def _required_products(job: dict) -> list[str]:

@@ -64,11 +64,16 @@ def test_shards_read_back_equal_the_resized_images(server, dataset, tmp_path):
 
 def test_rerun_is_a_no_op(server, dataset, tmp_path):
     server.files["/ds.zip"] = zip_folder(dataset, top="ds")
-    assert run_cli(tmp_path, "--name", "ds", "--url", server.url("/ds.zip"))[0] == 0
+    code, out, _ = run_cli(tmp_path, "--name", "ds", "--url", server.url("/ds.zip"))
+    assert code == 0 and out.splitlines()[-1].startswith("usage data (whole run ")  # the data stage reports its use
+    usage = tmp_path / "datasets" / "ds" / "usage.json"
+    built = json.loads(usage.read_text())
+    assert built["container"] == "data" and built["memory"]["peak_bytes"] > 0
     first, requests = versions(tmp_path), len(server.log)
     code, out, _ = run_cli(tmp_path, "--name", "ds", "--url", server.url("/ds.zip"))
     assert code == 0 and "already published" in out
     assert versions(tmp_path) == first and len(server.log) == requests  # not even a request
+    assert json.loads(usage.read_text()) == built, "a no-op must not replace the build's usage summary"
 
 
 def test_changed_settings_publish_a_new_version_and_move_latest(dataset, tmp_path):

@@ -1,4 +1,5 @@
 """Real training runs on tiny generated images: losses, DDP parity, preemption, corrupt checkpoints, translate."""
+import json
 import re
 import signal
 import subprocess
@@ -53,6 +54,10 @@ def test_short_run_trains_and_writes_every_output(tmp_path, dataset, capsys):
         assert all(torch.equal(exported[n], v) for n, v in state["nets"][k].items())
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert "lr: 0.002" in (run / "config.yaml").read_text()
+    # its own use, against no requests here (no pod): a line in the log and a summary beside the outputs
+    assert re.search(r"^usage train \(whole run \S+\): cpu [0-9.]+ cores \| memory [0-9.]+GiB.* requests unknown", out, re.M)
+    usage = json.loads((run / "usage.json").read_text())
+    assert usage["container"] == "train" and usage["cpu"]["mean_cores"] > 0 and usage["gpu"] is None
     assert not list(run.rglob("*.tmp"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from trainer.cpus import available_cpus
 from trainer.prepare import prepare
 from trainer.prepare.archive import DEFAULT_MAX_BYTES
 from trainer.prepare.source import load_spec
-from trainer.shards import DataError
+from trainer.shards import LATEST, DataError, dataset_dir
+from trainer.usage import Monitor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
                          base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
                          compression=args.compression)
-        prepare(spec, args.root, threads=args.threads or math.ceil(available_cpus()), max_extract_bytes=args.max_extract_bytes,
-                log=lambda line: print(line, flush=True), published_only=args.published_only)
+        # In the train Job this runs as the init container `prepare`; in the data Job as container `data`.
+        monitor = Monitor("prepare" if os.environ.get("NAUTILUS_STAGE") == "train" else "data", gpus=None).start()
+        before = _latest(args.root, spec.name)
+        try:
+            version = prepare(spec, args.root, threads=args.threads or math.ceil(available_cpus()),
+                              max_extract_bytes=args.max_extract_bytes, log=lambda line: print(line, flush=True),
+                              published_only=args.published_only)
+        finally:
+            monitor.stop()
+        if version.name != before:  # a build, not a no-op: its use is worth keeping beside the dataset
+            monitor.write(dataset_dir(args.root, spec.name) / "usage.json")
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -50,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}; check the volume (free space, permissions) and re-run", file=sys.stderr)
         return 1
     return 0
+
+
+def _latest(root: Path, name: str) -> str | None:
+    try:
+        return (dataset_dir(root, name) / LATEST).read_text().strip()
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":
