@@ -2,10 +2,13 @@
 import copy
 import io
 import json
+import math
 from pathlib import Path
 
 import jsonschema
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAML
+
+from . import safe_yaml
 
 SCHEMA_NAME = "train-config.schema.json"
 
@@ -47,9 +50,9 @@ def parse_override(cfg: dict, item: str) -> None:
     if not sep or not key or any(not part for part in key.split(".")):
         raise UsageError(f"bad override {item!r}", "write it as --set section.key=value, e.g. --set train.lr=0.001")
     try:
-        value = YAML(typ="safe").load(raw) if raw.strip() else ""
-    except YAMLError as e:
-        raise UsageError(f"bad value in override {item!r}: {str(e).splitlines()[0]}", "quote it or fix the YAML") from None
+        value = safe_yaml.load(raw, f"override {item[:80]!r}") if raw.strip() else ""
+    except safe_yaml.YAMLInputError as e:
+        raise UsageError(f"bad value in {e.what}", "quote it or fix the YAML") from None
     node = cfg
     *parents, leaf = key.split(".")
     for part in parents:
@@ -76,25 +79,35 @@ def validate(cfg: dict, schema: dict, source: str) -> None:
         raise UsageError(f"{source}: {_describe(err)}", f"fix it (schema: schemas/{SCHEMA_NAME})")
 
 
+def nonfinite(node, key: str = ""):
+    """(dotted key, value) of the first NaN or infinity in node, else None. Every schema bound compares
+    false with NaN (`.nan > 0` is False) and infinity passes a lower bound, so they are refused here."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return key, node
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, value in items:
+        if found := nonfinite(value, f"{key}.{k}" if key else str(k)):
+            return found
+    return None
+
+
 def load(path: str | Path | None, overrides=(), text: str | None = None) -> dict:
     """Read train.yaml (or `text`), apply overrides, validate, fill defaults. Raises UsageError."""
     source = str(path) if path is not None else "config"
-    if text is None:
-        try:
-            text = Path(path).read_text()
-        except OSError as e:
-            raise UsageError(f"cannot read config {source}: {e.strerror}", "pass --config PATH to an existing train.yaml") from None
-    try:
-        cfg = YAML(typ="safe").load(io.StringIO(text))
-    except YAMLError as e:
-        first = " ".join(str(e).split())[:200]
-        raise UsageError(f"{source} is not valid YAML: {first}", "fix the YAML syntax") from None
+    try:  # bounded: size, depth and alias expansion (an alias bomb fails in milliseconds), UTF-8, no FIFO
+        if text is None:
+            text = safe_yaml.read_text(path, source)
+        cfg = safe_yaml.load(text, source)
+    except safe_yaml.YAMLInputError as e:
+        raise UsageError(e.what, e.fix) from None
     if cfg is None:
         cfg = {}
     if not isinstance(cfg, dict):
         raise UsageError(f"{source} must be a mapping at the top level", "start it with `dataset:` and friends")
     for item in overrides:
         parse_override(cfg, item)
+    if found := nonfinite(cfg):
+        raise UsageError(f"{source}: {found[0]} is {found[1]}, not a finite number", "write a plain number such as 0.0002")
     schema = load_schema()
     validate(cfg, schema, source)
     fill_defaults(schema, cfg)

@@ -15,7 +15,6 @@ rate is used as given: the reference's lr 2e-4 is tuned for batch 1; at larger g
 (safe, slower per epoch) or scale it up roughly linearly with the global batch (faster, watch for GAN
 instability).
 """
-import argparse
 import hashlib
 import math
 import os
@@ -31,7 +30,7 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import atomic, checkpoint as ckpt
+from . import atomic, checkpoint as ckpt, cli, finite, volume
 from .config import UsageError, dump as dump_config, load as load_config
 from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
@@ -115,6 +114,24 @@ def sample_grid(G_A, G_B, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     return grid.permute(1, 2, 0).cpu().numpy()
 
 
+def on_main(fn, main_rank: bool, world: int, group) -> None:
+    """Run fn on rank 0 only (a write) and end every rank alike when it fails: rank 0 raises its error, the
+    others exit with the same code instead of waiting for rank 0 in the next collective."""
+    failed = None
+    if main_rank:
+        try:
+            fn()
+        except Exception as e:
+            failed = e
+    code = [None if failed is None else 2 if isinstance(failed, UsageError) else 1]
+    if world > 1:
+        dist.broadcast_object_list(code, src=0, group=group)
+    if failed is not None:
+        raise failed
+    if code[0]:
+        raise SystemExit(code[0])
+
+
 def fmt_duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -151,11 +168,14 @@ def train(cfg: dict, root: Path) -> int:
     channels_last = t["channels_last"] and device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
-    run_dir = Path(root) / "runs" / cfg["run"]
+    run_dir = volume.writable_folder(root, "--root") / "runs" / cfg["run"]
     splits = open_splits(cfg, Path(root), ("trainA", "trainB", "testA", "testB"))
     b, seed = t["batch_size"], t["seed"]
     dataset = Unaligned(splits["trainA"], splits["trainB"], t["crop_size"], t["flip"], seed)
     n = len(dataset)
+    if b * world > n:  # the loader would silently train on smaller batches than the config says
+        raise UsageError(f"global batch {b * world} (train.batch_size {b} x {world} processes) is more than the {n} "
+                         f"images of an epoch", f"set train.batch_size to at most {max(1, n // world)}")
     spe = steps_per_epoch(n, world, b)
     total_epochs = t["epochs"] + t["epochs_decay"]
     total_steps = spe * total_epochs if t["max_steps"] is None else min(spe * total_epochs, t["max_steps"])
@@ -189,18 +209,24 @@ def train(cfg: dict, root: Path) -> int:
             state = ckpt.read(Path(choice[0]))
     if choice[1]:
         raise UsageError(choice[1])
+    kept = choice[0]  # the last good checkpoint: named when the run stops on an error
     if state is not None:
         if state["config"]["model"] != m:
             raise UsageError(f"run {cfg['run']!r} was trained with model {state['config']['model']}, "
                              f"the config asks for {m}",
                              "restore the model section or start a new run with another `run` name")
-        for name, net in nets.items():
-            net.load_state_dict(state["nets"][name])
-        opt_G.load_state_dict(state["opt_G"])
-        opt_D.load_state_dict(state["opt_D"])
-        sched_G.load_state_dict(state["sched_G"])
-        sched_D.load_state_dict(state["sched_D"])
-        scaler.load_state_dict(state["scaler"])
+        try:  # ckpt.read checked the structure; this catches what only loading can tell (e.g. its precision)
+            for name, net in nets.items():
+                net.load_state_dict(state["nets"][name])
+            opt_G.load_state_dict(state["opt_G"])
+            opt_D.load_state_dict(state["opt_D"])
+            sched_G.load_state_dict(state["sched_G"])
+            sched_D.load_state_dict(state["sched_D"])
+            scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"checkpoint {kept} does not fit this run ({e.__class__.__name__}: "
+                             f"{str(e).strip().splitlines()[0][:160]})",
+                             "move it out of the checkpoints folder to resume from the previous one") from None
         epoch, seen, step = state["epoch"], state["seen"], state["step"]
         if len(state["ranks"]) == world:
             mine = state["ranks"][rank]
@@ -217,8 +243,7 @@ def train(cfg: dict, root: Path) -> int:
         say(f"run {cfg['run']} is already complete (step {step} of {total_steps}); nothing to do")
         return 0
 
-    if main_rank:
-        atomic.write_text(run_dir / "config.yaml", dump_config(cfg))
+    on_main(lambda: atomic.write_text(run_dir / "config.yaml", dump_config(cfg)), main_rank, world, ctrl)
     update = Step(nets, opt_G, opt_D, pools, scaler, lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
                   amp_dtype=amp_dtype, compile=t["compile"], ddp=world > 1,
                   device_ids=[local_rank] if device.type == "cuda" else None)
@@ -230,15 +255,30 @@ def train(cfg: dict, root: Path) -> int:
         from torch.utils.tensorboard import SummaryWriter  # slow import; rank 0 only
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step or None)
 
+    settings = (f"train.lr (now {t['lr']:g}) or the loss weights train.lambda_cycle ({t['lambda_cycle']:g}) "
+                f"and train.lambda_identity ({t['lambda_identity']:g})" + (", or set train.precision fp32" if amp_dtype else ""))
+
+    def guard() -> None:
+        """Stop before anything is logged or saved from NaN/inf losses or weights (all ranks at once)."""
+        try:
+            finite.check(win_loss, nets, step=step, kept=kept, settings=settings, world=world, group=ctrl)
+        except finite.Diverged:
+            if main_rank:
+                raise
+            raise SystemExit(2) from None  # rank 0 says it, once
+
     def save_checkpoint(reason: str) -> None:
+        guard()
         mine = {"pools": {d: pools[d].state_dict() for d in "AB"}, "rng": rng_state(device),
                 "fingerprint": fingerprint({k: net.state_dict() for k, net in nets.items()})}
         ranks = [mine]
         if world > 1:
             ranks = [None] * world if main_rank else None
             dist.gather_object(mine, ranks, dst=0, group=ctrl)
-        if not main_rank:
-            return
+        on_main(lambda: write_checkpoint(ranks, reason), main_rank, world, ctrl)
+
+    def write_checkpoint(ranks: list, reason: str) -> None:
+        nonlocal kept
         if len({r["fingerprint"] for r in ranks}) != 1:
             raise RuntimeError(f"parameters differ across ranks at step {step}: DDP replicas diverged")
         state = {"version": 1, "config": cfg, "epoch": epoch, "seen": seen, "step": step, "world": world,
@@ -247,13 +287,15 @@ def train(cfg: dict, root: Path) -> int:
                  "sched_G": sched_G.state_dict(), "sched_D": sched_D.state_dict(),
                  "scaler": scaler.state_dict(), "ranks": ranks}
         path = ckpt.save(run_dir / "checkpoints", state, step, cfg["checkpoint"]["keep"])
+        kept = str(path)
         for k in ("G_A", "G_B"):  # the reference's file names and plain state_dict format
             ckpt.torch_save(state["nets"][k], run_dir / "generators" / f"latest_net_{k}.pth")
         say(f"checkpoint {path} ({reason})")
 
     def write_samples(shown_epoch: int) -> None:
-        if not main_rank:
-            return
+        on_main(lambda: write_sample_grid(shown_epoch), main_rank, world, ctrl)
+
+    def write_sample_grid(shown_epoch: int) -> None:
         grid = sample_grid(nets["G_A"], nets["G_B"], sample_A, sample_B)
         path = run_dir / "samples" / f"epoch{shown_epoch:04d}_step{step:08d}.png"
         save_image(path, grid)
@@ -295,6 +337,7 @@ def train(cfg: dict, root: Path) -> int:
                     dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=ctrl)
                 stop, due = bool(flags[0]), bool(flags[1])
                 if step % every == 0 or step == total_steps:
+                    guard()
                     stats = win_loss / win_steps
                     if world > 1:
                         dist.all_reduce(stats)
@@ -347,26 +390,15 @@ def train(cfg: dict, root: Path) -> int:
             writer.close()
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, as every CLI in this project
-        print(f"error: {message}; see python -m trainer.train --help", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m trainer.train", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m trainer.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", required=True, help="train.yaml (schema: schemas/train-config.schema.json)")
     p.add_argument("--root", default="/data", help="the PVC mount: datasets/ and runs/ live here")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value, e.g. --set train.lr=0.0001 (repeatable)")
     args = p.parse_args(argv)
     try:
-        return train(load_config(args.config, args.set), Path(args.root))
-    except UsageError as e:
-        # From a DataLoader worker the message carries a traceback: keep its last line.
-        msg = str(e).strip().splitlines()[-1].removeprefix("trainer.config.UsageError: ")
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+        return cli.run(lambda: train(load_config(args.config, args.set), Path(args.root)))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

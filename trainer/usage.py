@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
+from .config import UsageError
 
 # NRP's bands, in percent of the request, mirrored from schemas/policy.yaml's `utilisation` (the image
 # cannot read that file; tests/trainer/test_usage.py keeps the two equal).
@@ -306,7 +307,7 @@ class Monitor:
         if path is not None:
             try:
                 atomic.write_text(path, json.dumps(self.summary(), indent=1) + "\n")
-            except OSError as e:  # a full or failing volume must not end a training run over a report
+            except (OSError, UsageError) as e:  # a full or failing volume must not end a run over a report
                 self.log(f"warning: usage: cannot write {path}: {e}")
 
     # --- bands ----------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ with published_only it only checks that (the train Job's init container, so no G
 Otherwise it works under the dataset's
 lock in a private .build-* folder and publishes by renaming it into place; any failure removes the
 build and leaves LATEST as it was. A download's .part file stays so the next attempt resumes it.
+Before the first shard is written the bytes the version needs are compared with the volume's free space,
+and every write is an ordinary one, so a volume that fills up anyway is an error (ENOSPC), not a SIGBUS.
+A build folder and lock left by a preparer that was killed are removed by the next run, even one that
+finds nothing to do.
 """
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ from urllib.parse import urlparse
 
 from trainer.prepare.archive import DEFAULT_MAX_BYTES, extract, find_layout
 from trainer.prepare.download import fetch
-from trainer.prepare.images import list_images, write_shard
+from trainer import volume
+from trainer.prepare.images import list_images, shard_bytes, write_shard
 from trainer.prepare.pack import LEVELS, SUFFIXES, pack
 from trainer.atomic import write_text
-from trainer.prepare.publish import Lock, new_version_name, publish
+from trainer.prepare.publish import Busy, Lock, new_version_name, publish
 from trainer.prepare.source import FORMAT_VERSION, Spec, fingerprint, local_file, source_url
 from trainer.shards import LATEST, MANIFEST, SPLITS, DataError, dataset_dir, file_sha256, read_manifest, resolve, verify
 
@@ -39,6 +44,8 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
     folder = dataset_dir(root, spec.name)
     mark = fingerprint(spec)
     if current := _published(root, spec.name, mark, log):
+        if not published_only:  # the GPU pod's check never waits on a lock; the data Job tidies
+            _tidy(folder, stale_after, log)
         return current
     if published_only:
         raise DataError(f"dataset {spec.name!r} is not published under {folder} for this train.yaml",
@@ -48,8 +55,7 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
     with Lock(folder / ".lock", stale_after=stale_after, log=log):
         if current := _published(root, spec.name, mark, log, quiet=True):  # finished while we waited
             return current
-        for leftover in folder.glob(".build-*"):  # from a preparer that died: we hold the lock, so it is dead
-            shutil.rmtree(leftover, ignore_errors=True)
+        _remove_builds(folder)
         download = _download_path(folder, spec)
         build = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
         started = time.monotonic()
@@ -59,9 +65,13 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
             manifest.update(version=name, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             write_text(build / MANIFEST, json.dumps(manifest, indent=1) + "\n")  # the build's last file
             version = publish(build, folder, name)
-        except DataError:
-            if download:  # bad content: fetch it afresh next time (an interrupted download's .part stays)
-                download.unlink(missing_ok=True)
+        except DataError as e:
+            if download and not isinstance(e, volume.Full):  # bad content: fetch it afresh next time
+                download.unlink(missing_ok=True)  # (an interrupted download's .part stays)
+            raise
+        except OSError as e:
+            if e.errno in volume.FULL:
+                raise volume.problem(e, folder) from None
             raise
         finally:
             shutil.rmtree(build, ignore_errors=True)  # already gone when published
@@ -69,6 +79,24 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
         download.unlink(missing_ok=True)
     log(f"prepare: published {spec.name} version {version.name} in {time.monotonic() - started:.1f}s")
     return version
+
+
+def _remove_builds(folder: Path) -> None:
+    """Drop the .build-* folders of preparers that died; call it holding the lock (then no live one exists)."""
+    for leftover in folder.glob(".build-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _tidy(folder: Path, stale_after: float, log) -> None:
+    """With nothing to build, still remove what a killed preparer left (its build can fill the volume)."""
+    if not any(folder.glob(".build-*")) and not (folder / ".lock").exists():
+        return
+    try:
+        with Lock(folder / ".lock", stale_after=stale_after, log=log, wait_for_live=False):
+            _remove_builds(folder)
+        log(f"prepare: removed what a stopped preparer left in {folder}")
+    except Busy:  # a live preparer (other settings) is building: its folder is its own
+        log(f"prepare: another preparer is working in {folder}; leaving its files to it")
 
 
 def _published(root: Path, name: str, mark: str, log, quiet: bool = False) -> Path | None:
@@ -116,7 +144,7 @@ def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: i
         extract(archive, build / ".extracted", max_bytes)
         layout = find_layout(build / ".extracted")
 
-    splits, payload = {}, []
+    splits, payload, listed = {}, [], {}
     (build / "shards").mkdir()
     for split in SPLITS:
         images, skipped = list_images(layout / split) if (layout / split).is_dir() else ([], 0)
@@ -125,6 +153,9 @@ def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: i
                 raise DataError(f"{split}/ holds no images", "a CycleGAN dataset needs images in trainA/ and trainB/")
             continue
         log(f"prepare: {split}: {len(images)} images" + (f" ({skipped} other files skipped)" if skipped else ""))
+        listed[split] = images
+    _check_space(build, spec, listed)
+    for split, images in listed.items():
         shard = build / "shards" / f"{split}.npy"
         write_shard(images, shard, spec.load_size, threads)
         payload.append(shard)
@@ -154,6 +185,15 @@ def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: i
                   **{pkg: package_version(pkg) for pkg in ("numpy", "pillow", "zstandard")}},
     }
     return manifest
+
+
+def _check_space(build: Path, spec: Spec, listed: dict) -> None:
+    """Refuse before the first shard when the version cannot fit: shards (sizes known from the image counts),
+    copied originals, and the packed archive, counted at the size of what it packs (pixels barely compress)."""
+    shards = sum(shard_bytes(len(images), spec.load_size) for images in listed.values())
+    originals = sum(p.stat().st_size for images in listed.values() for p in images) if spec.keep_originals else 0
+    copied = originals if spec.path else 0  # an archive's extracted originals are moved, not copied
+    volume.require_space(build.parent, 2 * shards + copied + originals, f"dataset {spec.name} (shards and archive)")
 
 
 def _entry(path: Path) -> dict:

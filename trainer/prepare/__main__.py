@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from trainer import cli, volume
 from trainer.cpus import available_cpus
 from trainer.prepare import prepare
 from trainer.prepare.archive import DEFAULT_MAX_BYTES
@@ -19,9 +20,11 @@ from trainer.prepare.source import load_spec
 from trainer.shards import LATEST, DataError, dataset_dir
 from trainer.usage import Monitor
 
+MAX_THREADS = 1024
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.prepare", description=__doc__.splitlines()[0])
+    parser = cli.Parser(prog="python -m trainer.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="train.yaml; its dataset section says what to prepare")
     parser.add_argument("--root", type=Path, default=Path("/data"), help="the PVC mount (default /data)")
     parser.add_argument("--name", help="dataset name (a CycleGAN catalogue name, or any name with --url/--path)")
@@ -37,29 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--published-only", action="store_true",
                         help="build nothing; exit 2 unless the dataset is already published (the train Job's check)")
     args = parser.parse_args(argv)
+    return cli.run(lambda: run(args))
+
+
+def run(args) -> int:
+    if not args.config and not args.name:
+        raise DataError("no dataset given", "pass --config train.yaml, or --name (with --url or --path for non-catalogue data)")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise DataError(f"--threads {args.threads} is not between 1 and {MAX_THREADS}", "leave it out to use the CPUs the pod was given")
+    if args.max_extract_bytes < 1:
+        raise DataError(f"--max-extract-bytes {args.max_extract_bytes} is not positive", "leave it out for the 64 GiB default")
+    spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
+                     base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
+                     compression=args.compression)
+    root = args.root if args.published_only else volume.writable_folder(args.root, "--root")  # a check only reads
+    # In the train Job this runs as the init container `prepare`; in the data Job as container `data`.
+    monitor = Monitor("prepare" if os.environ.get("NAUTILUS_STAGE") == "train" else "data", gpus=None).start()
+    before = _latest(root, spec.name)
     try:
-        if not args.config and not args.name:
-            raise DataError("no dataset given", "pass --config train.yaml, or --name (with --url or --path for non-catalogue data)")
-        spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
-                         base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
-                         compression=args.compression)
-        # In the train Job this runs as the init container `prepare`; in the data Job as container `data`.
-        monitor = Monitor("prepare" if os.environ.get("NAUTILUS_STAGE") == "train" else "data", gpus=None).start()
-        before = _latest(args.root, spec.name)
-        try:
-            version = prepare(spec, args.root, threads=args.threads or math.ceil(available_cpus()),
-                              max_extract_bytes=args.max_extract_bytes, log=lambda line: print(line, flush=True),
-                              published_only=args.published_only)
-        finally:
-            monitor.stop()
-        if version.name != before:  # a build, not a no-op: its use is worth keeping beside the dataset
-            monitor.write(dataset_dir(args.root, spec.name) / "usage.json")
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {e}; check the volume (free space, permissions) and re-run", file=sys.stderr)
-        return 1
+        version = prepare(spec, root, threads=args.threads or math.ceil(available_cpus()),
+                          max_extract_bytes=args.max_extract_bytes, log=lambda line: print(line, flush=True),
+                          published_only=args.published_only)
+    finally:
+        monitor.stop()
+    if version.name != before:  # a build, not a no-op: its use is worth keeping beside the dataset
+        monitor.write(dataset_dir(root, spec.name) / "usage.json")
     return 0
 
 

@@ -6,6 +6,7 @@ Pillow releases the GIL while decoding and resizing, so a thread pool uses every
 """
 from __future__ import annotations
 
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,17 +37,28 @@ def load_resized(path: Path, size: int) -> np.ndarray:
                         "remove or replace it in the dataset source") from None
 
 
+def shard_bytes(count: int, size: int) -> int:
+    """A shard's size on disk, known before any image is decoded: the free-space check adds these up."""
+    return len(_header(count, size)) + count * size * size * 3
+
+
+def _header(count: int, size: int) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False, "shape": (count, size, size, 3)})
+    return out.getvalue()
+
+
 def write_shard(images: list[Path], shard: Path, size: int, threads: int) -> None:
-    """All images of a split into one .npy (N x size x size x 3 uint8), filled in parallel, then fsynced."""
-    out = np.lib.format.open_memmap(shard, mode="w+", dtype=np.uint8, shape=(len(images), size, size, 3))
+    """All images of a split into one .npy (N x size x size x 3 uint8), decoded in parallel, then fsynced.
 
-    def fill(i: int) -> None:
-        out[i] = load_resized(images[i], size)
-
-    with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(fill, range(len(images))):  # re-raises the first bad image
-            pass
-    out.flush()
-    del out
-    with open(shard, "rb") as f:
+    Written with ordinary writes in image order, never through a memory map: on a full volume a write
+    fails with ENOSPC (an error the caller reports and cleans up after), where a store into a mapped page
+    would kill the process with SIGBUS."""
+    window = 4 * threads  # images decoded ahead of the writer: memory stays bounded
+    with open(shard, "wb") as f, ThreadPoolExecutor(threads) as pool:
+        f.write(_header(len(images), size))
+        for start in range(0, len(images), window):
+            for pixels in pool.map(load_resized, images[start:start + window], [size] * window):  # re-raises a bad image
+                f.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+        f.flush()
         os.fsync(f.fileno())

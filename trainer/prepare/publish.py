@@ -16,13 +16,20 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer import atomic
+from trainer import atomic, volume
 from trainer.shards import LATEST
 
 
+class Busy(Exception):
+    """The lock has a live holder and the caller chose not to wait for it."""
+
+
 class Lock:
-    def __init__(self, path: Path, *, stale_after: float = 120.0, poll: float = 1.0, log=print):
+    """wait_for_live=False: raise Busy as soon as the holder's heartbeat shows it is alive, instead of waiting."""
+
+    def __init__(self, path: Path, *, stale_after: float = 120.0, poll: float = 1.0, log=print, wait_for_live: bool = True):
         self.path, self.stale_after, self.poll, self.log = Path(path), stale_after, poll, log
+        self.wait_for_live = wait_for_live
         self.fd: int | None = None
         self.stop = threading.Event()
 
@@ -38,6 +45,8 @@ class Lock:
             if content is None:  # released between our create and our read: try again now
                 continue
             if content != seen:
+                if seen is not None and not self.wait_for_live:
+                    raise Busy(content.strip())
                 seen, since = content, time.monotonic()
             elif (time.monotonic() - since > self.stale_after or _dead_here(content)):
                 self.log(f"prepare: breaking a stale lock ({content.strip()})")
@@ -47,7 +56,14 @@ class Lock:
                 self.log(f"prepare: waiting for another preparer ({content.strip()})")
                 told = True
             time.sleep(self.poll)
-        self._beat(0)
+        try:
+            self._beat(0)
+        except OSError as e:
+            if e.errno not in volume.FULL:
+                self.__exit__()
+                raise
+            # A full volume (perhaps filled by a dead preparer's build, which the holder is about to remove):
+            # hold the lock empty for now; the heartbeat writes it once there is room.
         threading.Thread(target=self._heartbeat, daemon=True).start()
         return self
 
@@ -64,7 +80,10 @@ class Lock:
         beat = 0
         while not self.stop.wait(self.stale_after / 6):
             beat += 1
-            self._beat(beat)
+            try:
+                self._beat(beat)
+            except OSError:  # a full volume: the work fails with its own error; a missed beat is harmless
+                pass
 
     def _beat(self, beat: int) -> None:
         os.pwrite(self.fd, f"{socket.gethostname()} {os.getpid()} {beat:012d}\n".encode(), 0)
