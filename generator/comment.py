@@ -155,7 +155,7 @@ def markdown(data: dict, max_bytes: int | None = None) -> str:
     footer = _footer(data)
 
     def body(full: bool, rows: int, kept: int, shown: int | None = None) -> str:
-        note = _left_out(not full and bool(same), [i["source"] for i in same[rows:]],
+        note = _left_out(not full and rows > 0, [i["source"] for i in same[rows:]],
                          [i["source"] for i in changed[kept:]], compared)
         head = ["## Resource report", "", *(_summary(data, shown) if compared else [])]
         folded = _folded(same[:rows], full, len(same))
