@@ -9,6 +9,7 @@ from pathlib import Path
 from . import quantity, repo, yamlio
 from .errors import UsageError
 from .policy.table import train_config_schema
+from .policy.workload import fitting_products, offering
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
@@ -98,6 +99,9 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
         raise UsageError(f"unknown GPU product {unknown[0]!r}",
                          "use a value of `kubectl get nodes -L nvidia.com/gpu.product` listed in schemas/policy.yaml, "
                          "or pass --allow-unknown-product")
+    if p.gpu_products and not fitting_products(gpu, p.gpu_resource, set(p.gpu_products)):
+        raise UsageError(f"{', '.join(p.gpu_products)} is not offered as {p.gpu_resource}; the pod would never schedule",
+                         f"pass --gpu-resource {' or '.join(offering(gpu, set(p.gpu_products)))}")
     if p.dev_pod:
         check_dev_pod(p, policy, cpu, memory)
     split_image(p.image)

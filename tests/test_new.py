@@ -92,6 +92,8 @@ def test_init_writes_bases_that_render(tmp_path):
     ["p", "--gpu-product", "NVIDIA-B300"],
     ["p", "--gpus", "0", "--gpu-product", "NVIDIA-A10"],
     ["p", "--gpu-resource", "nvidia.com/a100"],                  # gated without --gpu-quota
+    ["p", "--gpu-product", "NVIDIA-A100-SXM4-80GB"],             # A100 nodes offer nvidia.com/a100, not nvidia.com/gpu
+    ["p", "--gpu-product", "NVIDIA-A10", "--gpu-resource", "nvidia.com/a100", "--gpu-quota", "form"],  # not an A100
     ["p", "--gpu-resource", "amd.com/gpu"],
     ["p", "--priority-class", "owner"],                         # rejected by NRP's quota
     ["p", "--gpu-resource", "nvidia.com/h100", "--priority-class", "armada-default"],  # gated, not opportunistic

@@ -2,7 +2,7 @@
 from .registry import coded
 from .sleep import verdict
 from .table import annotation, policy
-from .workload import Workload, dig, gpu_resources, resources
+from .workload import Workload, dig, fitting_products, gpu_resources, offering, resources
 
 
 def _acknowledged(w: Workload, name: str) -> bool:
@@ -95,24 +95,15 @@ def _gpu_names(container: dict) -> set[str]:
     return {n for side in ("requests", "limits") for n in resources(container, side) if n in gpu_resources()}
 
 
-def _offered_under() -> dict[str, set[str]]:
-    """GPU resource name -> the products offered under it, for the names whose products are known."""
-    return {name: set(info["products"]) for name, info in policy()["gpu"]["special_resources"].items()
-            if info.get("products")}
-
-
 @coded("gpu-resource")
 def gpu_resource(w: Workload, _):
     """A pod that requires products offered only under another resource name than it asks for never schedules."""
-    required, offered, common = _products(w.pod, required_only=True), _offered_under(), policy()["gpu"]["resource"]
-    special = set().union(*offered.values())
+    gpu, required = policy()["gpu"], _products(w.pod, required_only=True)
     for container in w.containers():
-        for name in sorted(_gpu_names(container)):
-            fitting = required - special if name == common else required & offered.get(name, required)
-            if required and not fitting:
-                homes = sorted(n for n, products in offered.items() if products & required) or [common]
+        for name in sorted(_gpu_names(container)) if required else []:
+            if not fitting_products(gpu, name, required):
                 yield (f"container {container.get('name')} asks for {name}, but the {', '.join(sorted(required))} "
-                       f"it requires are offered as {', '.join(homes)}")
+                       f"it requires are offered as {', '.join(offering(gpu, required))}")
 
 
 @coded("gpu-affinity")
