@@ -86,7 +86,8 @@ def verdict(command: list) -> Verdict:
 # --- exec form: one argv ------------------------------------------------------------------------------
 
 def _unwrap(words: list) -> tuple[list, bool]:
-    """The command a wrapper (`exec`, `nohup`, `env X=1`, `time -p`, ...) runs; whether it was exec'd."""
+    """The command a wrapper (`exec`, `nohup`, `env X=1`, `time -p`, ...) runs; whether it was exec'd.
+    (A script's own `X=1 cmd` assignments are separate nodes of the parse, never words here.)"""
     exec_d = False
     while words and words[0] is not None and os.path.basename(words[0]) in WRAPPERS:
         name = os.path.basename(words.pop(0))
@@ -97,8 +98,6 @@ def _unwrap(words: list) -> tuple[list, bool]:
                 words.pop(0)
             if option == "--":
                 break
-    while words and words[0] is not None and _NAME.match(words[0]):  # VAR=value before the command
-        words.pop(0)
     return words, exec_d
 
 
@@ -250,8 +249,7 @@ class _Walker:
     def sequence(self, children) -> Flow:
         """Statements run one after the other; `&` puts the one before it in the background."""
         last = Flow()
-        children = list(children)  # by index: tree-sitter's next_sibling walks the parent each time
-        for index, node in enumerate(children):
+        for index, node in enumerate(children):  # by index: tree-sitter's next_sibling walks the parent each time
             if not node.is_named or node.type in ("comment", "heredoc_body"):
                 continue
             background = index + 1 < len(children) and children[index + 1].type == "&"
