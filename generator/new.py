@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from . import published, repo, scaffold
+from . import newsweep, published, repo, scaffold
 from .atomic import check_parent, replace_folders
 from .errors import UsageError
 from .policy.table import policy as nrp_policy
@@ -33,18 +33,22 @@ _DEFAULTS = scaffold.defaults()
               "for every pod.")
 @click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
 @click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
+@click.option("--sweep", "sweep", multiple=True, metavar="KEY=V1,V2",
+              help="Sweep a train.yaml key over values (repeat: every combination); one Indexed Job, a pod per variant.")
+@click.option("--parallel", default=None, help="Pods of the sweep at once [default: 1].")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
 @click.option("--force", is_flag=True, help="Replace an existing overlay (a NAME.dev/ is kept unless --dev-pod rewrites it).")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder that receives the overlay [default: overlays/ of the repository you are in].")
 def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
-        scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, dev_pod, force, output_dir):
+        scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, sweep, parallel, dev_pod, force, output_dir):
     """Write overlays/NAME/ (kustomization, train.yaml and patches for one project) and overlays/NAME.results/
     (a CPU-only pod for copying files to and from the volume).
 
     \b
     Example:
       nautilus new myproject --namespace gp-engine-lab --gpus 2 --gpu-product NVIDIA-A10
+      nautilus new lrsweep --namespace gp-engine-lab --gpus 1 --sweep train.lr=1e-4,2e-4 --parallel 2
       kubectl apply -k overlays/myproject
     """
     policy = nrp_policy()
@@ -56,7 +60,9 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, priority_class=priority_class, cpu=cpu, memory=memory,
         shm=shm, scratch=scratch, storage=storage, storage_class=storage_class, image=image, dataset=dataset,
         nodes=scaffold.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),
-        dev_pod=dev_pod, image_pull_secret=image_pull_secret)
+        dev_pod=dev_pod, image_pull_secret=image_pull_secret, sweep=tuple(sweep),
+        parallel=None if parallel is None else scaffold.count("--parallel", parallel, 1, newsweep.MAX_VARIANTS,
+                                                                  "run 1 or more variants at once, e.g. --parallel 2"))
     scaffold.check(project, policy, allow_unknown_product)
     check_parent(output_dir)
     dev, results = f"{name}.dev", f"{name}.results"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import quantity, repo, yamlio
+from . import newsweep, quantity, repo, yamlio
 from .errors import UsageError
 from .policy.table import train_config_schema
 from .policy.workload import fitting_products, offering
@@ -39,6 +39,8 @@ class Project:
     nodes: int
     dev_pod: bool
     image_pull_secret: str | None = None
+    sweep: tuple[str, ...] = ()     # --sweep KEY=V1,V2 options
+    parallel: int | None = None     # pods of the sweep at once
 
 
 def defaults() -> dict:
@@ -104,6 +106,11 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
                          f"pass --gpu-resource {' or '.join(offering(gpu, set(p.gpu_products)))}")
     if p.dev_pod:
         check_dev_pod(p, policy, cpu, memory)
+    if p.parallel is not None and not p.sweep:
+        raise UsageError("--parallel given without --sweep", "add --sweep KEY=V1,V2 or drop --parallel")
+    if p.sweep and p.nodes > 1:
+        raise UsageError("--sweep with --nodes: a sweep runs each variant in one pod, its completion index picks the variant",
+                         "drop --nodes (a variant may use up to 8 GPUs of one node with --gpus), or sweep in separate projects")
     split_image(p.image)
     if p.image_pull_secret is not None and (not DNS_SUBDOMAIN.match(p.image_pull_secret) or len(p.image_pull_secret) > 253):
         raise UsageError(f"--image-pull-secret {p.image_pull_secret!r} is not a Secret name",
@@ -191,7 +198,8 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
     for index, path in enumerate(kustomization["resources"]):
         kustomization["resources"][index] = path.replace("BASE", str(base))
     components = [name for name, wanted in (("cpu-only", not p.gpus), ("multinode", p.nodes > 1),
-                                             ("gpu-resource", p.gpus and p.gpu_resource != policy["gpu"]["resource"]))
+                                             ("gpu-resource", p.gpus and p.gpu_resource != policy["gpu"]["resource"]),
+                                             ("sweep", bool(p.sweep)))
                   if wanted]
     kustomization["components"] = [str(base / "components" / name) for name in components]
     name, tag, digest = split_image(p.image)
@@ -203,10 +211,14 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
         kustomization["images"][0]["newTag"] = tag
     gpu_patch = bool(p.gpu_products or p.priority_class or (p.gpus and p.gpu_quota))
     wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1,
-                      "pull-secret.yaml": bool(p.image_pull_secret)}
+                      "pull-secret.yaml": bool(p.image_pull_secret),
+                      "sweep-job.yaml": bool(p.sweep)}
+
     kustomization["patches"] = [entry for entry in kustomization["patches"] if wanted_patches[entry["path"]]]
     if not components:
         del kustomization["components"]
+    if p.sweep:
+        kustomization["configMapGenerator"][0]["files"].append("sweep.yaml")
     if p.nodes > 1:
         kustomization["replacements"] = yamlio.load(TEMPLATES / "multinode-replacements.yaml")
     yamlio.dump(kustomization, folder / "kustomization.yaml")
@@ -258,6 +270,8 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
     train["run"] = p.name
     train["dataset"]["name"] = p.dataset
     yamlio.dump(train, folder / "train.yaml")
+    if p.sweep:
+        newsweep.write(folder, newsweep.grid(p.sweep), p.parallel or 1, train, folder / base)
 
 
 def dev_overlay(p: Project, folder: Path) -> None:

@@ -22,15 +22,15 @@ class UsageError(Exception):
         super().__init__(what if fix is None else f"{what}; {fix}")
 
 
-def schema_path() -> Path:
-    # The image copies the schema next to the code; a checkout keeps it in <repo>/schemas.
+def schema_path(name: str = SCHEMA_NAME) -> Path:
+    # The image copies the schemas next to the code; a checkout keeps them in <repo>/schemas.
     here = Path(__file__).resolve().parent
-    beside = here / SCHEMA_NAME
-    return beside if beside.exists() else here.parent / "schemas" / SCHEMA_NAME
+    beside = here / name
+    return beside if beside.exists() else here.parent / "schemas" / name
 
 
-def load_schema() -> dict:
-    return json.loads(schema_path().read_text())
+def load_schema(name: str = SCHEMA_NAME) -> dict:
+    return json.loads(schema_path(name).read_text())
 
 
 def fill_defaults(schema: dict, data: dict) -> dict:
@@ -62,7 +62,7 @@ def parse_override(cfg: dict, item: str) -> None:
     node[leaf] = value
 
 
-def _describe(err: jsonschema.ValidationError) -> str:
+def describe(err: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in err.absolute_path)
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
@@ -76,7 +76,7 @@ def validate(cfg: dict, schema: dict, source: str) -> None:
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
-        raise UsageError(f"{source}: {_describe(err)}", f"fix it (schema: schemas/{SCHEMA_NAME})")
+        raise UsageError(f"{source}: {describe(err)}", f"fix it (schema: schemas/{SCHEMA_NAME})")
 
 
 def nonfinite(node, key: str = ""):

@@ -8,6 +8,7 @@ from trainer import safe_yaml
 
 from ..findings import Finding, Waiver
 from . import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
+from . import sweeps
 from .registry import CODED
 from .shape import sanitised
 from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
@@ -123,6 +124,10 @@ def evaluate(sources, version: str | None = None) -> list[Finding]:
             for rule, detail in object_details(obj, well_formed):
                 findings.append(Finding(source.label, obj.get("kind", ""), _name(obj), rule.id, rule.severity,
                                         message(rule, detail), source.file))
+        for obj, rule_id, detail in sweeps.findings(list(objects(source.docs))):  # across objects: a Job and its ConfigMap
+            rule = rules()[rule_id]
+            findings.append(Finding(source.label, obj["kind"], dig(obj, "metadata", "name", default="") or "", rule.id,
+                                    rule.severity, message(rule, detail), source.file))
     return findings
 
 

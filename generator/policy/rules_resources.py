@@ -29,6 +29,14 @@ def job_gpu_max(w: Workload, _):
         yield f"asks for {w.gpus()} GPUs per pod, a node has at most {cap}"
 
 
+@coded("job-gpus-at-once")
+def job_gpus_at_once(w: Workload, _):
+    cap = policy()["utilisation"]["max_pods_outside"]
+    pods = w.job_spec.get("parallelism", 1)
+    if w.gpus() and pods > cap:
+        yield f"runs {pods} pods x {w.gpus()} GPUs = {pods * w.gpus()} GPUs at once, more than {cap} GPU pods"
+
+
 @coded("deployment-gpu")
 def deployment_gpu(w: Workload, _):
     cap = policy()["workloads"]["deployment"]["max_gpus"]

@@ -50,6 +50,10 @@ def train_config_schema() -> dict:
     return _read(repo.schemas() / "train-config.schema.json")
 
 
+def sweep_schema() -> dict:
+    return _read(repo.schemas() / "sweep.schema.json")
+
+
 def annotation(name: str) -> str:
     """An annotation's full name from policy.yaml (`annotations:`)."""
     return policy()["annotations"][name]

@@ -1,0 +1,63 @@
+"""`nautilus new --sweep KEY=V1,V2 --parallel N`: the overlay's sweep.yaml and sweep-job.yaml, checked with
+the expansion the pods themselves run (trainer/variants.py), so a bad variant fails here, not on a GPU."""
+import math
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedSeq
+
+from trainer import safe_yaml
+from trainer.variants import MAX_VARIANTS, SweepError, Variant, expand, problems  # noqa: F401 (MAX_VARIANTS: new.py)
+
+from . import yamlio
+from .errors import UsageError
+from .policy.table import sweep_schema, train_config_schema
+
+TEMPLATES = Path(__file__).parent / "templates" / "overlay"
+EXAMPLE = "write it like --sweep train.lr=1e-4,2e-4"
+
+
+def grid(options: tuple[str, ...]) -> dict[str, list]:
+    """--sweep options -> {dotted key: [values]}; each value read as YAML (1e-4, 0, true, text)."""
+    found: dict[str, list] = {}
+    for option in options:
+        key, sep, raw = option.partition("=")
+        if not sep or not key or not raw:
+            raise UsageError(f"--sweep {option!r} is not KEY=VALUE,VALUE", EXAMPLE)
+        if key in found:
+            raise UsageError(f"--sweep names {key} twice", f"list all its values once: --sweep {key}=A,B")
+        try:
+            found[key] = [safe_yaml.load(item, "--sweep") if item.strip() else "" for item in raw.split(",")]
+        except safe_yaml.YAMLInputError:
+            raise UsageError(f"--sweep {option!r} has a value that is not YAML", EXAMPLE) from None
+    return found
+
+
+def variants(values: dict[str, list], train: dict) -> list[Variant]:
+    """The grid's variants, each checked against train.yaml's schema; UsageError naming the first problem."""
+    try:
+        found = expand({"grid": values}, sweep_schema(), "--sweep")
+    except SweepError as e:
+        raise UsageError(e.what, e.fix) from None
+    bad = problems(train, found, train_config_schema())
+    if bad:
+        raise UsageError(f"--sweep: {bad[0]}", "fix the value (schema: schemas/train-config.schema.json)")
+    return found
+
+
+def write(folder: Path, values: dict[str, list], parallel: int, train: dict, base: Path) -> None:
+    """sweep.yaml and sweep-job.yaml into folder; base is the bases' folder (for the train Job's deadline)."""
+    found = variants(values, train)
+    if parallel > len(found):
+        raise UsageError(f"--parallel {parallel} is more than the {len(found)} variants", f"use --parallel {len(found)} or less")
+    sweep = yamlio.load(TEMPLATES / "sweep.yaml")
+    for key, items in values.items():
+        sweep["grid"][key] = CommentedSeq(items)
+        sweep["grid"][key].fa.set_flow_style()
+    sweep["grid"].fa.set_block_style()
+    yamlio.dump(sweep, folder / "sweep.yaml")
+    job = yamlio.load(TEMPLATES / "sweep-job.yaml")
+    rounds = math.ceil(len(found) / parallel)
+    job["spec"]["completions"] = len(found)
+    job["spec"]["parallelism"] = parallel
+    job["spec"]["activeDeadlineSeconds"] = yamlio.load(base / "train" / "job.yaml")["spec"]["activeDeadlineSeconds"] * rounds
+    yamlio.dump(job, folder / "sweep-job.yaml")
