@@ -81,13 +81,13 @@ def load(path: Path):
 def pod_specs():
     for manifest in sorted(REPO.glob("base/*/*.yaml")) + sorted(REPO.glob("base/components/*/*.yaml")):
         for doc in load(manifest):
-            if isinstance(doc, dict) and doc.get("kind") in {"Job", "Pod"}:
+            if isinstance(doc, dict) and doc.get("kind") in {"Job", "Pod"} and (doc["kind"] == "Pod" or "template" in doc["spec"]):
                 yield manifest, doc["spec"]["template"]["spec"] if doc["kind"] == "Job" else doc["spec"]
 
 
 def job_modules() -> set[str]:
-    """Every `python -m X` / `torchrun ... -m X` module the base manifests run, plus inference (conventions)."""
-    modules = {"trainer.translate"}
+    """Every `python -m X` / `torchrun ... -m X` module the base manifests run, plus inference (conventions) and sweeps."""
+    modules = {"trainer.translate", "trainer.sweep"}  # sweep: component sweep runs both stages through it
     for _, spec in pod_specs():
         for container in spec.get("initContainers", []) + spec["containers"]:
             words = [str(w) for w in container.get("command", []) + container.get("args", [])]
@@ -205,14 +205,15 @@ def test_job_commands_exist_in_the_image(tmp_path, name):
              "def runnable(m):\n"
              "    spec = u.find_spec(m)\n"
              "    return spec and (u.find_spec(m + '.__main__') if spec.submodule_search_locations else spec)\n"
-             "print(schema_path()); print([m for m in sys.argv[1:] if not runnable(m)])\n")
+             "print(schema_path(), schema_path('sweep.schema.json')); print([m for m in sys.argv[1:] if not runnable(m)])\n")
     pythonpath = str(root / variables["PYTHONPATH"].lstrip("/"))
     result = subprocess.run([sys.executable, "-I", "-B", "-c", f"import sys; sys.path.insert(0, {pythonpath!r})\n" + probe,
                              *sorted(modules)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     schema, missing = result.stdout.splitlines()
     assert missing == "[]", f"modules the Jobs run but the image lacks: {missing}"
-    assert schema == str(root / "opt/nautilus/trainer/train-config.schema.json"), "the loader must find the copied schema"
+    assert schema.split() == [str(root / "opt/nautilus/trainer" / name) for name in ("train-config.schema.json", "sweep.schema.json")], \
+        "the loader must find the copied schemas"
 
 
 def test_torchrun_comes_with_the_base_image():
