@@ -106,7 +106,7 @@ def test_expansion_order_names_and_bounds():
     assert found[5].values == {"model.ngf": 128} and found[4].values == {}
     for bad, said in [({"grid": {}}, "declares no variant"), ({"variants": [{"name": "../x"}]}, "is not a folder name"),
                       ({"variants": [{"name": "samples"}]}, "is not a folder name"), ({"other": 1}, "top level"),
-                      ({"grid": {"train.lr": [1] * 65}}, "")]:
+                      ({"grid": {"train.lr": [1] * 65}}, "makes 65 variants, more than 64")]:
         with pytest.raises(SweepError, match=said):
             expand(bad, sweep_schema())
     with pytest.raises(SweepError, match="over 64 KiB"):

@@ -58,7 +58,7 @@ def test_the_init_container_prepares_the_variants_dataset(sweep):
     ("2", "grid:\n  train.lr: [1e-4, 2e-3]\n", "completion index 2 has no variant"),
     (None, "grid:\n  train.lr: [1e-4, 2e-3]\n", "JOB_COMPLETION_INDEX is not set"),
     ("1", "grid:\n  train.lr: [1e-4, -1]\n", "variant 2 of 2 (lr-1, completion index 1): train.lr: -1 is less than"),
-    ("0", "grid: [", "is not valid YAML"),
+    ("0", "grid: [", "sweep.yaml line 2 column 1: not valid YAML"),
 ])
 def test_a_bad_variant_exits_2_with_one_line_naming_it(sweep, index, sweep_text, said):
     (sweep / "sweep.yaml").write_text(sweep_text)
