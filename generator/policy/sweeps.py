@@ -35,8 +35,8 @@ def _train(text) -> dict:
 
 def read_config_map(obj: dict) -> Sweep | None:
     """The sweep of a ConfigMap that holds sweep.yaml, its problems listed; None for other objects."""
-    data = obj.get("data") or {}
-    if obj.get("kind") != "ConfigMap" or SWEEP_KEY not in data:
+    data = obj.get("data")
+    if obj.get("kind") != "ConfigMap" or not isinstance(data, dict) or SWEEP_KEY not in data:
         return None
     sweep = Sweep(obj, config=_train(data.get(TRAIN_KEY)))
     try:
@@ -50,15 +50,21 @@ def read_config_map(obj: dict) -> Sweep | None:
     return sweep
 
 
+def _words(container) -> list:
+    if not isinstance(container, dict):
+        return []
+    return [w for key in ("command", "args") if isinstance(container.get(key), list) for w in container[key]]
+
+
 def runs_sweep(obj: dict) -> bool:
     w = workload(obj)
-    return bool(w) and any(ENTRY in [*(c.get("command") or []), *(c.get("args") or [])] for c in w.containers())
+    return bool(w) and any(ENTRY in _words(c) for c in w.containers())
 
 
 def job_sweep(job: dict, docs: list[dict]) -> Sweep | None:
     """The sweep a Job's pods mount (a configMap volume whose ConfigMap holds sweep.yaml), if any."""
-    w = workload(job)
-    mounted = {dig(v, "configMap", "name") for v in (w.pod.get("volumes") or []) if w} - {None}
+    volumes = workload(job).pod.get("volumes")
+    mounted = {dig(v, "configMap", "name") for v in volumes if isinstance(v, dict)} if isinstance(volumes, list) else set()
     for obj in docs:
         if obj.get("kind") == "ConfigMap" and dig(obj, "metadata", "name") in mounted:
             sweep = read_config_map(obj)
@@ -72,7 +78,7 @@ def job_problems(job: dict, docs: list[dict]) -> list[str]:
     sweep = job_sweep(job, docs)
     if sweep is None:
         return [f"runs {ENTRY} but mounts no ConfigMap holding {SWEEP_KEY}"]
-    spec = job.get("spec") or {}
+    spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
     found = []
     if spec.get("completionMode") != "Indexed":
         found.append("is not an Indexed Job: its pods get no completion index to pick their variant")
