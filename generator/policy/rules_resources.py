@@ -32,7 +32,7 @@ def job_gpu_max(w: Workload, _):
 @coded("job-gpus-at-once")
 def job_gpus_at_once(w: Workload, _):
     cap = policy()["utilisation"]["max_pods_outside"]
-    pods = w.job_spec.get("parallelism", 1)
+    pods = w.pods_at_once()
     if w.gpus() and pods > cap:
         yield f"runs {pods} pods x {w.gpus()} GPUs = {pods * w.gpus()} GPUs at once, more than {cap} GPU pods"
 
