@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import quantity
+from .policy.sweeps import variants_cell
 from .policy.table import policy
 from .policy.workload import dig, gpu_resources, resources, workload
 
@@ -10,6 +11,7 @@ COLUMNS = {  # cell key -> column title, in table order
     "stage": "stage", "kind": "kind", "name": "name", "gpus": "GPUs/pod", "gpu_type": "GPU type",
     "cpu": "CPU req/lim", "memory": "memory req/lim", "shm": "/dev/shm", "ephemeral": "ephemeral req/lim",
     "storage": "storage", "pods": "pods at once", "max_runtime": "max runtime", "gpu_hours": "worst-case GPU-h",
+    "variants": "sweep variants",
 }
 FORMULA = ("worst-case GPU-hours = GPUs per pod x pods at once (Job parallelism, replicas) x maximum runtime "
            "(activeDeadlineSeconds; a bare Pod without one: NRP's {max} s limit) / 3600. A Job's "
@@ -96,7 +98,7 @@ def _workload_row(obj, w) -> Row:
         "ephemeral": _pair(summed("ephemeral-storage"), quantity.format_bytes),
         "storage": "-", "pods": pods_shown,
         "max_runtime": _hours(runtime) if runtime else "unbounded",
-        "gpu_hours": "unbounded" if gpu_hours is None else f"{gpu_hours:g}",
+        "gpu_hours": "unbounded" if gpu_hours is None else f"{gpu_hours:g}", "variants": "-",
     }
     at_once = pods or 1
     return Row(cells, gpus * at_once, w.total("cpu") * at_once, w.total("memory") * at_once, Fraction(0), gpu_hours)
@@ -120,6 +122,8 @@ def rows(source) -> list[Row]:
         if w is None and obj.get("kind") != "PersistentVolumeClaim":
             continue
         row = _workload_row(obj, w) if w else _claim_row(obj)
+        if obj.get("kind") == "Job":
+            row.cells["variants"] = variants_cell(obj, source.docs)
         name = dig(obj, "metadata", "name", default="")
         row.cells = {"stage": dig(obj, "metadata", "labels", STAGE_LABEL, default="-"), "kind": obj["kind"],
                      "name": name, **row.cells}

@@ -17,13 +17,13 @@ from bench.report import GPU_PATCH, change_last_overlay, lab  # noqa: E402  (the
 JOB_AFTER = {
     "stage": "train", "kind": "Job", "name": "demo-train", "gpus": "2", "gpu_type": "nvidia.com/gpu (NVIDIA-A10)",
     "cpu": "8 / 8800m", "memory": "32Gi / 35Gi", "shm": "8Gi", "ephemeral": "20Gi / 22Gi", "storage": "-",
-    "pods": "1", "max_runtime": "1d", "gpu_hours": "48",
+    "pods": "1", "max_runtime": "1d", "gpu_hours": "48", "variants": "-",
 }
 JOB_BEFORE = {**JOB_AFTER, "gpus": "1", "gpu_hours": "24"}
 PVC = {
     "stage": "storage", "kind": "PersistentVolumeClaim", "name": "demo-storage", "gpus": "0", "gpu_type": "-",
     "cpu": "-", "memory": "-", "shm": "-", "ephemeral": "-", "storage": "50Gi rook-cephfs (ReadWriteMany)",
-    "pods": "-", "max_runtime": "-", "gpu_hours": "0",
+    "pods": "-", "max_runtime": "-", "gpu_hours": "0", "variants": "-",
 }
 DEV_POD = {
     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dev", "labels": {"nautilus.io/stage": "dev"}},

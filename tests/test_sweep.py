@@ -1,5 +1,8 @@
 """Sweeps: `nautilus new --sweep` writes one Indexed Job over the variants of sweep.yaml; `validate` checks
 the variants and the Job against each other; bad sweeps are refused with the variant and key named."""
+import json
+import subprocess
+
 import pytest
 
 from kube_support import build, by_kind_name, kubeconform_strict, nautilus
@@ -111,3 +114,29 @@ def test_expansion_order_names_and_bounds():
             expand(bad, sweep_schema())
     with pytest.raises(SweepError, match="over 64 KiB"):
         read("#" * (65 * 1024), "sweep.yaml")
+
+
+def test_report_lists_the_variants_and_shows_a_change_of_variants_or_parallelism_against_the_base(tmp_path, monkeypatch):
+    assert nautilus("init", tmp_path).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert nautilus("new", "lrs", "--namespace", "ns", "--gpus", "2", "--sweep", "train.lr=1e-4,2e-4", "--parallel", "2",
+                    "--image", "ghcr.io/x/trainer:v1").exit_code == 0
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "sweep of two"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True)
+    overlay = tmp_path / "overlays" / "lrs"
+    edit(overlay / "sweep.yaml", "variants: []", "variants: [{name: long, set: {train.epochs: 200}}]")
+    edit(overlay / "sweep-job.yaml", "completions: 2", "completions: 3")
+    edit(overlay / "sweep-job.yaml", "parallelism: 2", "parallelism: 3")
+    result = nautilus("report", "overlays/lrs", "--base", "HEAD", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output[result.output.index("{"):])["overlays"]
+    (train,) = [w for w in entry["workloads"] if w["after"] and w["after"]["name"] == "lrs-train"]
+    assert train["change"] == "changed"
+    assert train["before"]["variants"] == "2: lr0.0001 (train.lr=0.0001); lr0.0002 (train.lr=0.0002)"
+    assert train["after"]["variants"] == "3: lr0.0001 (train.lr=0.0001); lr0.0002 (train.lr=0.0002); long (train.epochs=200)"
+    assert (train["before"]["pods"], train["after"]["pods"]) == ("2 indexed", "3 indexed")
+    # worst-case GPU-hours of the whole sweep: 2 GPUs x pods at once x the deadline (3 days per round)
+    assert (train["before"]["gpu_hours"], train["after"]["gpu_hours"]) == (str(2 * 2 * 72), str(2 * 3 * 72))
+    markdown = nautilus("report", "overlays/lrs", "--base", "HEAD").output
+    assert "2 indexed → 3 indexed" in markdown and "2: lr0.0001 (train.lr=0.0001); lr0.0002" in markdown

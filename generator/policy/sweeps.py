@@ -4,7 +4,7 @@ them. The variants are expanded by trainer/variants.py, the code the pods themse
 from dataclasses import dataclass, field
 
 from trainer import safe_yaml
-from trainer.variants import SweepError, Variant, differing, expand, problems, read
+from trainer.variants import SweepError, Variant, differing, expand, problems, read, value_text
 
 from .table import sweep_schema, train_config_schema
 from .workload import dig, workload
@@ -99,3 +99,16 @@ def findings(docs: list[dict]) -> list[tuple[dict, str, str]]:
         if obj.get("kind") == "Job" and runs_sweep(obj):
             found += [(obj, "sweep-job", p) for p in job_problems(obj, docs)]
     return found
+
+
+def variants_cell(job: dict, docs: list[dict]) -> str:
+    """A sweep Job's variants for `nautilus report`: how many, then each name with the keys that differ."""
+    if not runs_sweep(job):
+        return "-"
+    sweep = job_sweep(job, docs)
+    if sweep is None or not sweep.variants:
+        return "sweep.yaml missing or invalid (nautilus validate says why)"
+    keys = sweep.differing
+    shown = [v.name + (f" ({', '.join(f'{k}={value_text(v.values[k])}' for k in keys if k in v.values)})" if keys else "")
+             for v in sweep.variants]
+    return f"{len(shown)}: " + "; ".join(shown)
