@@ -8,7 +8,7 @@ summary too long on its own (thousands of changed workloads or findings) is shor
 each list and a count of the rest. Text that comes from manifests (names, waiver reasons, messages) is
 escaped and shortened: it is untrusted.
 """
-from .inventory import COLUMNS
+from .inventory import COLUMNS, shown_columns
 
 MIN_BYTES = 4000
 LONGEST_TEXT = 300  # characters of one untrusted value (a waiver reason, a message) in the report
@@ -40,13 +40,13 @@ def arrow(before: str | None, after: str | None) -> str:
 def _overlay(item: dict, compared: bool) -> list[str]:
     """One overlay: its table (a change column when compared), totals, finding counts and waivers."""
     lines = [f"### `{_text(item['source'])}`" + (f" ({item['change']})" if compared else ""), ""]
-    table = []
+    table, columns = [], shown_columns(item["workloads"])
     for w in item["workloads"]:
-        cells = [arrow((w["before"] or {}).get(k), (w["after"] or {}).get(k)) for k in COLUMNS]
+        cells = [arrow((w["before"] or {}).get(k), (w["after"] or {}).get(k)) for k in columns]
         if w["change"] == "removed":
             cells = [f"~~{c}~~" for c in cells]
         table.append(([f"**{w['change']}**" if w["change"] != "same" else ""] if compared else []) + cells)
-    lines += _table((["change"] if compared else []) + list(COLUMNS.values()), table)
+    lines += _table((["change"] if compared else []) + list(columns.values()), table)
     before = item["totals"]["before"] or {}
     lines += ["", "Totals: " + ", ".join(f"{k} {arrow(before.get(k), v)}" for k, v in item["totals"]["after"].items()) + "."]
     if item["findings"]:

@@ -13,6 +13,15 @@ COLUMNS = {  # cell key -> column title, in table order
     "storage": "storage", "pods": "pods at once", "max_runtime": "max runtime", "gpu_hours": "worst-case GPU-h",
     "variants": "sweep variants",
 }
+OPTIONAL = ("variants",)  # columns a table shows only when one of its rows has a value there
+
+
+def shown_columns(workloads: list[dict]) -> dict[str, str]:
+    """COLUMNS for one table of workloads (each with before/after cells): optional ones only when used."""
+    used = {k for w in workloads for side in (w["before"], w["after"]) if side for k, v in side.items() if v not in (None, "-")}
+    return {k: title for k, title in COLUMNS.items() if k not in OPTIONAL or k in used}
+
+
 FORMULA = ("worst-case GPU-hours = GPUs per pod x pods at once (Job parallelism, replicas) x maximum runtime "
            "(activeDeadlineSeconds; a bare Pod without one: NRP's {max} s limit) / 3600. A Job's "
            "activeDeadlineSeconds bounds the whole Job, retries included, so backoffLimit does not multiply it. "

@@ -87,7 +87,7 @@ def pod_specs():
 
 def job_modules() -> set[str]:
     """Every `python -m X` / `torchrun ... -m X` module the base manifests run, plus inference (conventions) and sweeps."""
-    modules = {"trainer.translate", "trainer.sweep"}  # sweep: component sweep runs both stages through it
+    modules = {"trainer.translate", "trainer.sweep", "trainer.compare"}  # sweep: component sweep runs the stages through it
     for _, spec in pod_specs():
         for container in spec.get("initContainers", []) + spec["containers"]:
             words = [str(w) for w in container.get("command", []) + container.get("args", [])]
