@@ -102,3 +102,14 @@ def test_outside_a_repository_exit_2_and_init_uses_the_packaged_bases(installed,
     made = nautilus(site, "init", "research", cwd=outside)
     assert made.returncode == 0, made.stderr
     assert tree(outside / "research/base") == tree(REPO / "base")
+
+
+def test_a_repository_with_rules_newer_than_the_cli_gets_one_line(installed, tmp_path):
+    _, site = installed
+    clone = make_fork(tmp_path / "newer", "https://github.com/JaneDoe/Cells.git")
+    with (clone / "schemas/rules.yaml").open("a") as table:
+        table.write("- {id: gpu-future, severity: error, check: code, target: pod, page: docs/rules.md, why: x, fix: y}\n")
+    result = nautilus(site, "validate", "--all", cwd=clone)
+    assert result.returncode == 2 and result.stdout == "", result
+    assert result.stderr.startswith("error: schemas/rules.yaml has the rule gpu-future") and result.stderr.count("\n") == 1
+

@@ -6,6 +6,7 @@ import jsonschema
 
 from trainer import safe_yaml
 
+from ..errors import UsageError
 from ..findings import Finding, Waiver
 from . import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
 from . import sweeps
@@ -49,6 +50,9 @@ def _schema_details(rule: Rule, instance, at: str = "") -> list[str]:
 def _details(rule: Rule, target, owner, at: str = "") -> list[str]:
     if rule.check == "schema":
         return _schema_details(rule, target, at)
+    if rule.id not in CODED:  # the repository's schemas/ are newer than the installed nautilus
+        raise UsageError(f"schemas/rules.yaml has the rule {rule.id}, which this nautilus does not know",
+                         "install nautilus from this repository: pip install -r requirements-cli.txt .")
     return list(CODED[rule.id](target, owner))
 
 
