@@ -82,6 +82,23 @@ def build(model_cfg: dict) -> dict[str, nn.Module]:
     return {"G_A": g(), "G_B": g(), "D_A": d(), "D_B": d()}
 
 
+def unfit_crop(model_cfg: dict, crop: int) -> str | None:
+    """Why the networks cannot train on crop x crop images, or None; shapes only (meta device), no memory."""
+    with torch.device("meta"):
+        nets, x = build(model_cfg), torch.empty(1, 3, crop, crop)
+        try:
+            fits = nets["G_A"](x).shape == x.shape
+        except (RuntimeError, ValueError):
+            fits = False
+        if not fits:
+            return "the generator halves the size twice and doubles it back, so it needs a multiple of 4 from 8"
+        try:
+            nets["D_A"](x)
+        except (RuntimeError, ValueError):
+            return f"the discriminator's {model_cfg['n_layers_d']} layers shrink it to nothing"
+    return None
+
+
 def clean_generator_state(state: dict) -> dict:
     """Drop InstanceNorm running-stat keys that old PyTorch versions wrote into the reference's files."""
     junk = ("running_mean", "running_var", "num_batches_tracked")

@@ -34,7 +34,7 @@ from . import atomic, checkpoint as ckpt, cli, finite, volume
 from .config import UsageError, dump as dump_config, load as load_config
 from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
-from .models import build
+from .models import build, unfit_crop
 from .pool import ImagePool
 from .step import LOSS_NAMES, Step, optimizers
 from .usage import Monitor
@@ -180,6 +180,9 @@ def train(cfg: dict, root: Path) -> int:
     total_epochs = t["epochs"] + t["epochs_decay"]
     total_steps = spe * total_epochs if t["max_steps"] is None else min(spe * total_epochs, t["max_steps"])
 
+    if why := unfit_crop(m, t["crop_size"]):
+        raise UsageError(f"train.crop_size {t['crop_size']} does not fit the model: {why}",
+                         "use a train.crop_size such as 256 (or lower model.n_layers_d)")
     torch.manual_seed(seed)
     nets = build(m)
     for net in nets.values():

@@ -86,8 +86,8 @@ def main(argv=None) -> int:
 
 
 def translate(args) -> int:
-    if args.size < 0 or args.size % 4 or args.size > MAX_SIZE:
-        raise UsageError(f"--size {args.size} is not a multiple of 4 up to {MAX_SIZE}", "use 256, 512, ... or 0")
+    if args.size and not (8 <= args.size <= MAX_SIZE and args.size % 4 == 0):  # the generator's own constraint
+        raise UsageError(f"--size {args.size} is not a multiple of 4 from 8 to {MAX_SIZE}", "use 256, 512, ... or 0")
     device = pick_device(args.device)
     if not args.input.is_dir():
         raise UsageError(f"--input {args.input} is not a folder", "pass a folder of images")

@@ -57,6 +57,8 @@ def test_a_fifo_or_device_as_config_does_not_hang(tmp_path, capsys):
     ("train.workers=1000000", "train.workers: 1000000 is greater than the maximum of 64"),
     ("model.ngf=10000000", "model.ngf: 10000000 is greater than the maximum of 1024"),
     ("train.batch_size=5", "global batch 5 (train.batch_size 5 x 1 processes) is more than the 4 images of an epoch"),
+    ("model.n_layers_d=3", "train.crop_size 16 does not fit the model: the discriminator's 3 layers shrink it to nothing"),
+    ("train.crop_size=10", "train.crop_size 10 does not fit the model: the generator halves the size twice"),
 ])
 def test_numbers_out_of_range(tmp_path, capsys, override, expected):
     _, cfg = tiny_run(tmp_path)
@@ -92,8 +94,9 @@ def test_a_read_only_root_and_output(tmp_path):
     (["--device", "banana"], "--device 'banana' is not a device; use --device cpu, cuda or cuda:N"),
     (["--device", "cuda:99"], "--device cuda:99: this machine has"),
     (["--device", "meta"], "--device meta: only cpu and cuda are supported"),
-    (["--size", "100000"], "--size 100000 is not a multiple of 4 up to 4096"),
+    (["--size", "100000"], "--size 100000 is not a multiple of 4 from 8 to 4096"),
     (["--size", "-4"], "--size -4 is not a multiple of 4"),
+    (["--size", "4"], "--size 4 is not a multiple of 4 from 8"),
     (["--output", "FILE"], "--output {tmp}/FILE is a file, not a folder"),
 ])
 def test_translate_flags(tmp_path, capsys, args, expected):
