@@ -2,8 +2,10 @@
 # Every GPU measurement in docs/performance.md, in one run of under 10 minutes on one GPU:
 #   1. step throughput at 256x256, batch 1 and 8, baseline vs fp32 / AMP / +channels_last / +compile,
 #      peak memory, and the channels_last gradient check at batch 1 (bench/trainer.py, ~5 min)
-#   2. GPU utilisation of real training (trainer.train, synthetic shards, 4 pinned cores; bench/utilisation.py, ~3 min)
+#   2. GPU utilisation of real training (trainer.train, synthetic shards, 4 pinned cores; bench/utilisation.py, ~3 min),
+#      with the CPU cores, memory and step rate the run used: the GPU inputs of schemas/sizing.yaml
 #   3. loader rate on 4 cores beside each step rate (bench/loader.py, ~30 s)
+#   4. the CPU-side sizing inputs (bench/sizing.py, ~1 min)
 # Writes trainer/utilisation/loader .json + .md and gpu.log into $OUT (default results/gpu-<UTC time>).
 #   bench/gpu.sh            # python3 with torch + CUDA; the trainer's other needs from .whl/ when missing
 # A Python with torch but without ruamel.yaml, jsonschema or zstandard, offline: put their wheels in .whl/ first (docs/performance.md).
@@ -28,4 +30,6 @@ timeout 190 "$PY" bench/utilisation.py --seconds 140 --skip 30 --out "$OUT" || e
 echo "== ${SECONDS}s"
 steps=(); [[ -f "$OUT/trainer.json" ]] && steps=(--step-json "$OUT/trainer.json")
 timeout 50 "$PY" bench/loader.py --cpus 4 "${steps[@]}" --out "$OUT" || echo "bench/loader.py failed or ran out of time"
+echo "== ${SECONDS}s"
+timeout 60 "$PY" bench/sizing.py --repeats 1 --out "$OUT" || echo "bench/sizing.py failed or ran out of time"
 echo "== ${SECONDS}s, results in $OUT"

@@ -8,6 +8,9 @@ the default config (AMP, channels_last, DataLoader workers from the CPUs) pinned
 pod with that many cores per GPU. NVML's utilisation (the share of time a kernel was running) is
 sampled every 0.25 s; the first --skip seconds (start-up, cuDNN autotuning) are left out. Then SIGTERM:
 the trainer checkpoints and exits 143, as on a preempted pod. Target: above 90% (NRP's floor is 40%).
+Also the CPU cores and memory the trainer's process tree used, and the trainer's own usage.json (its
+cgroup: the whole machine's where the run has no container of its own): the step rate, main-process
+cores and host memory per GPU that schemas/sizing.yaml estimates.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -54,6 +58,7 @@ def main(argv=None) -> int:
     config.write_text(json.dumps({"run": "util", "dataset": {"name": "synthetic"},
                                   "train": {"batch_size": args.batch}, "log": {"every_steps": 200}}))
     cores = sorted(os.sched_getaffinity(0))[:args.cpus]
+    before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "trainer.train", "--config", str(config), "--root", str(work)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"), preexec_fn=lambda: os.sched_setaffinity(0, cores))
@@ -64,6 +69,12 @@ def main(argv=None) -> int:
         time.sleep(0.25)
     proc.send_signal(signal.SIGTERM)
     log = proc.communicate(timeout=120)[0]
+    wall, after = time.monotonic() - began, resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The trainer's process tree (its DataLoader workers are reaped by it, so they count): the CPU and
+    # memory a pod of --cpus cores per GPU spends, the figures schemas/sizing.yaml estimates.
+    tree_cores = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
+    usage_file = work / "runs" / "util" / "usage.json"
+    used = json.loads(usage_file.read_text()) if usage_file.exists() else {}
     print(log[-3000:])
     shutil.rmtree(work, ignore_errors=True)
     if not samples:
@@ -75,7 +86,11 @@ def main(argv=None) -> int:
              "NVML samples": len(samples), "mean util %": round(mean, 1),
              "min util %": min(samples),
              "trainer's own util % (median)": statistics.median(int(g) for _, g in progress) if progress else "n/a",
-             "img/s (median of log lines)": round(statistics.median(float(r) for r, _ in progress), 1) if progress else "n/a"}]
+             "img/s (median of log lines)": round(statistics.median(float(r) for r, _ in progress), 1) if progress else "n/a",
+             "trainer tree cores": round(tree_cores, 2),
+             "largest process peak RSS MiB": round(after.ru_maxrss / 1024),
+             "cgroup cores (usage.json)": (used.get("cpu") or {}).get("mean_cores", "n/a"),
+             "cgroup memory peak MiB (usage.json)": round(((used.get("memory") or {}).get("peak_bytes") or 0) / 2**20) or "n/a"}]
     report("utilisation", machine(torch.device("cuda" if torch.cuda.is_available() else "cpu")), rows, args.out,
            [f"trainer.train defaults (AMP, channels_last, workers from {len(cores)} pinned cores), synthetic 286x286 shards, "
             f"{args.seconds:g} s, first {args.skip:g} s left out; exit {proc.returncode} after SIGTERM (143: checkpointed)",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from . import newsweep, published, repo, scaffold
+from . import newsweep, published, repo, scaffold, sizing
 from .atomic import check_parent, replace_folders
 from .errors import UsageError
 from .policy.table import policy as nrp_policy
@@ -21,9 +21,9 @@ _DEFAULTS = scaffold.defaults()
 @click.option("--gpu-resource", default="nvidia.com/gpu", show_default=True, help="GPU resource name, e.g. nvidia.com/a100.")
 @click.option("--gpu-quota", help="How the namespace has quota for a gated GPU resource (a100, h100, ...).")
 @click.option("--priority-class", help="NRP priority class; opportunistic runs gated GPUs without quota, preemptible.")
-@click.option("--cpu", default=_DEFAULTS["cpu"], show_default=True, help="CPU request per pod.")
-@click.option("--memory", default=_DEFAULTS["memory"], show_default=True, help="Memory request per pod, /dev/shm included.")
-@click.option("--shm", default=_DEFAULTS["shm"], show_default=True, help="/dev/shm size (memory).")
+@click.option("--cpu", help="CPU request per pod [default: from schemas/sizing.yaml, 2 per GPU].")
+@click.option("--memory", help="Memory request per pod, /dev/shm included [default: from schemas/sizing.yaml, 7Gi for 1 GPU].")
+@click.option("--shm", help="/dev/shm size (memory) [default: from schemas/sizing.yaml, 1Gi per GPU].")
 @click.option("--scratch", default=_DEFAULTS["scratch"], show_default=True, help="/scratch size (ephemeral storage).")
 @click.option("--storage", default=_DEFAULTS["storage"], show_default=True, help="Volume size.")
 @click.option("--storage-class", default=_DEFAULTS["storage_class"], show_default=True, help="Volume storage class.")
@@ -52,11 +52,14 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
       kubectl apply -k overlays/myproject
     """
     policy = nrp_policy()
+    gpus = scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1")
+    sized = sizing.train(gpus)  # measured defaults, scaled by the GPU count; explicit options win
+    cpu, memory, shm = cpu or sized["cpu"], memory or sized["memory"], shm or sized["shm"]
     output_dir = output_dir if output_dir is not None else repo.overlays()
     image, image_warning = (image, None) if image else default_image()
     project = scaffold.Project(
         name=name, namespace=namespace,
-        gpus=scaffold.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1"),
+        gpus=gpus,
         gpu_products=tuple(gpu_products), gpu_resource=gpu_resource, gpu_quota=gpu_quota, priority_class=priority_class, cpu=cpu, memory=memory,
         shm=shm, scratch=scratch, storage=storage, storage_class=storage_class, image=image, dataset=dataset,
         nodes=scaffold.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),

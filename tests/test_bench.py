@@ -88,7 +88,7 @@ def test_report_writes_the_table_as_json_and_markdown(tmp_path, capsys):
     assert __import__("json").loads((tmp_path / "x.json").read_text())["rows"] == rows
 
 
-@pytest.mark.parametrize("script", ["trainer.py", "loader.py", "distributed.py", "utilisation.py"])
+@pytest.mark.parametrize("script", ["trainer.py", "loader.py", "distributed.py", "utilisation.py", "sizing.py"])
 def test_bench_scripts_parse_their_arguments(script):
     import subprocess
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--help"], capture_output=True, text=True, timeout=120)

@@ -1,8 +1,13 @@
 """`nautilus new`, `init` and `build`: a requested overlay renders right; every bad input is refused cleanly."""
+from fractions import Fraction
+
 import pytest
+from ruamel.yaml import YAML
 
 from kube_support import REPO, build, by_kind_name, kubeconform_strict, nautilus, tree
 from generator import quantity
+
+POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 
 
 def test_new_two_a10_gpus_renders_and_passes_kubeconform(tmp_path):
@@ -185,3 +190,31 @@ def test_without_a_pull_secret_no_pod_names_one(tmp_path):
     assert not (tmp_path / "p/pull-secret.yaml").exists() and not (tmp_path / "p.dev/access.yaml").exists()
     assert not (tmp_path / "p.results/pull-secret.yaml").exists()
     assert "imagePullSecrets" not in nautilus("build", tmp_path / "p").output
+
+
+def test_default_sizes_are_measured_scaled_by_gpus_and_overridable(tmp_path):
+    """schemas/sizing.yaml's formula, scaled by --gpus, inside NRP's limit ratio; explicit sizes win;
+    the bases carry the sizes of one GPU and of the data stage."""
+    from generator import sizing
+
+    ratio = Fraction(str(POLICY["requests"]["generator_limit_ratio"]))
+    sizes = {}
+    for gpus in ("1", "4", "8"):
+        assert nautilus("new", f"p{gpus}", "--namespace", "ns", "--gpus", gpus, "--output-dir", tmp_path).exit_code == 0
+        pod = by_kind_name(build(tmp_path / f"p{gpus}"))[("Job", f"p{gpus}-train")]["spec"]["template"]["spec"]
+        resources = pod["containers"][0]["resources"]
+        shm = next(v for v in pod["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"]
+        sizes[gpus] = (resources["requests"]["cpu"], resources["requests"]["memory"], shm)
+        assert sizes[gpus] == tuple(sizing.train(int(gpus)).values())
+        for key in ("cpu", "memory"):
+            assert quantity.parse(resources["limits"][key]) <= ratio * quantity.parse(resources["requests"][key])
+    assert sizes == {"1": ("2", "7Gi", "1Gi"), "4": ("8", "22Gi", "4Gi"), "8": ("16", "43Gi", "8Gi")}
+    assert nautilus("new", "big", "--namespace", "ns", "--cpu", "6", "--memory", "30Gi", "--output-dir", tmp_path).exit_code == 0
+    requests = by_kind_name(build(tmp_path / "big"))[("Job", "big-train")]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert (requests["cpu"], requests["memory"]) == ("6", "30Gi")
+
+    base = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for doc in ("train", "data") for d in build(REPO / "base" / doc)}
+    for name, want in (("train", sizing.train(1)), ("data", sizing.data())):
+        container = base[name]["containers"][0]["resources"]["requests"]
+        shm = next(v for v in base[name]["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"]
+        assert (container["cpu"], container["memory"], shm) == (want["cpu"], want["memory"], want["shm"]), name

@@ -42,7 +42,7 @@ GI = 2**30
 WHERE = {
     "train": "the train container of Job train in overlays/{project}/resources.yaml",
     "prepare": "the prepare init container of Job train in overlays/{project}/resources.yaml",
-    "data": "the data container of Job data in overlays/{project}/resources.yaml",
+    "data": "the data container of Job data (base/data/job.yaml; change it with a patch in overlays/{project}/)",
 }
 
 

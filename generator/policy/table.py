@@ -42,6 +42,10 @@ def policy() -> dict:
     return _read(repo.schemas() / "policy.yaml")
 
 
+def sizing() -> dict:
+    return _read(repo.schemas() / "sizing.yaml")
+
+
 def rule_schemas() -> dict:
     return _read(repo.schemas() / "policy-rules.schema.json")
 

@@ -112,9 +112,9 @@ def test_above_band_says_raise(tmp_path):
     _, lines, _ = run(tmp_path, 2, cpu_cores=3.5, memory=7 * GI, requests=requests, container="data")
     cpu, memory = warnings(lines)
     assert cpu.endswith("is 233% of the 1500m-core request, over NRP's 20-200% band by 33 points; raise `cpu` of the data "
-                        "container of Job data in overlays/p/resources.yaml to 5")
+                        "container of Job data (base/data/job.yaml; change it with a patch in overlays/p/) to 5")
     assert memory.endswith("is 175% of the 4.0GiB request, over NRP's 20-150% band by 25 points; raise `memory` of the data "
-                           "container of Job data in overlays/p/resources.yaml to 9Gi")
+                           "container of Job data (base/data/job.yaml; change it with a patch in overlays/p/) to 9Gi")
 
 
 def test_a_peak_that_needs_the_request_is_not_cut(tmp_path):
