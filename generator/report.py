@@ -8,7 +8,7 @@ import click
 
 from trainer.atomic import write_text  # standard library only: the CLI still installs without PyTorch
 
-from . import baseline, comment, quantity, sources
+from . import baseline, comment, measured, quantity, sources
 from .baseline import Side
 from .comment import MIN_BYTES
 from .errors import UsageError
@@ -111,7 +111,9 @@ def summary(entries: list[dict], after: dict[str, Side], before: dict[str, Side]
 @click.option("--full", "full_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the whole Markdown report, nothing left out, to this file.")
 @click.option("--kubernetes-version", default=None, help="API schemas of this version [default: policy.yaml's].")
-def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_version):
+@click.option("--usage", "usage_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A run's usage.json (copied from the volume): its measured use beside the requests; repeatable.")
+def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_version, usage_files):
     """Tabulate what each overlay asks NRP for (GPUs, CPU, memory, storage, runtime, worst-case
     GPU-hours) with findings and waivers, as Markdown for a pull-request comment or as JSON. With
     --base, what the change does comes first and unchanged overlays are folded.
@@ -140,13 +142,14 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
                    "after": totals([r for s in after.values() for r in s.rows])},
         "findings": {"errors": len(result.errors), "warnings": len(result.warnings), "waived": len(result.waivers)},
         "formula": formula(),
+        "usage": measured.entries(list(usage_files), {label: side.rows for label, side in after.items()}),
     }
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
     if full_path:
         try:
-            write_text(full_path, comment.markdown(data))
+            write_text(full_path, comment.markdown(data) + measured.markdown(data["usage"]))
         except OSError as exc:
             raise UsageError(f"cannot write {full_path} ({exc.strerror})", "pass --full a file in a writable folder") from exc
-    click.echo(comment.markdown(data, max_bytes), nl=False)
+    click.echo(comment.markdown(data, max_bytes) + measured.markdown(data["usage"]), nl=False)

@@ -290,7 +290,7 @@ class Monitor:
                 "cgroup": {"version": self.cgroup.version, "cpu": str(self.cgroup.cpu_dir), "memory": str(self.cgroup.memory_dir)},
                 "requests": {"cpu": r.cpu, "memory": r.memory, "cpu_limit": r.cpu_limit, "memory_limit": r.memory_limit},
                 "exempt": r.exempt(),
-                "cpu": {"mean_cores": _round(cpu), "percent_of_request": _round(self._percent(cpu, r.cpu)),
+                "cpu": {"mean_cores": _round(cpu, 2), "percent_of_request": _round(self._percent(cpu, r.cpu)),
                         "band_percent": list(BANDS["cpu"])},
                 "memory": {"mean_bytes": _round(memory_mean, 0), "peak_bytes": self.memory_peak or None,
                            "mean_percent_of_request": _round(self._percent(memory_mean, r.memory)),

@@ -89,6 +89,7 @@ def test_in_band_run_logs_summaries_and_no_warning(tmp_path, version):
     assert summary["gpu"] == {"count": 2, "mean_percent": 85.0, "floor_percent": 40}
     assert summary["warnings"] == [] and summary["seconds"] == 720
     assert json.loads((tmp_path / "runs/h2z/usage.json").read_text()) == summary
+    assert monitor.recent_gpu() == 85.0 and monitor.recent_gpu() is None  # the progress line's figure, once
 
 
 @pytest.mark.parametrize("version", [2, 1])
