@@ -4,6 +4,7 @@ The same steps a project goes through on NRP, in order: write an overlay, render
 validate it, report what it asks for, then run the commands its pods run (the data stage, then the
 trainer) on a small generated dataset, on CPU, for a few steps.
 """
+import os
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ import click
 
 from . import report, validate, yamlio
 from .new import new
+from .downward import environment
 from .render import load_documents, render
 
 DEMO = {"name": "demo", "namespace": "gp-engine-demo", "gpus": "1", "gpu_products": ("NVIDIA-A10",)}
@@ -28,10 +30,14 @@ def heading(text: str) -> None:
     click.secho(f"\n== {text}", bold=True)
 
 
-def run(*args: str) -> None:
-    """One of the pods' commands, as a child process (exactly what the container runs)."""
+def run(*args: str, pod: dict | None = None) -> None:
+    """One of the pods' commands, as a child process (exactly what the container runs), with the size its
+    container would see through the downward API, so that its utilisation report reads against it."""
     click.echo("$ python " + " ".join(args))
-    if subprocess.call([sys.executable, *args]) != 0:
+    env = dict(os.environ)
+    if pod:
+        env.update({k: v for k, v in environment(*pod).items() if k.startswith("NAUTILUS_")})
+    if subprocess.call([sys.executable, *args], env=env) != 0:
         raise SystemExit(1)
 
 
@@ -69,8 +75,11 @@ def demo(ctx, workdir, steps):
     overlay = overlays / DEMO["name"]
 
     heading("2/5 render with kustomize")
-    for obj in load_documents(render(overlay), str(overlay)):
+    objects = load_documents(render(overlay), str(overlay))
+    for obj in objects:
         click.echo(f"  {obj['kind']}/{obj['metadata']['name']}")
+    pods = {c["name"]: (o["spec"]["template"], c) for o in objects if o["kind"] == "Job"
+            for c in o["spec"]["template"]["spec"]["containers"]}
 
     heading("3/5 nautilus validate (kubeconform -strict + NRP policy)")
     try:
@@ -85,8 +94,8 @@ def demo(ctx, workdir, steps):
     heading(f"5/5 the pods' commands on CPU: data stage, then {steps} training steps")
     run("-m", "trainer.synthetic", str(data))
     config = smoke_config(overlay, data, steps, work / "train.yaml")
-    run("-m", "trainer.prepare", "--config", str(config), "--root", str(root))
-    run("-m", "trainer.train", "--config", str(config), "--root", str(root))
+    run("-m", "trainer.prepare", "--config", str(config), "--root", str(root), pod=pods["data"])
+    run("-m", "trainer.train", "--config", str(config), "--root", str(root), pod=pods["train"])
     samples = sorted((root / "runs").glob("*/samples/*.png"), key=lambda p: p.stat().st_mtime)
     if not samples:
         raise click.ClickException(f"training wrote no sample grid under {root / 'runs'}")

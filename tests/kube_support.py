@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from generator import kubeconform
+from generator.downward import environment as downward_env  # noqa: F401  (the tests' name for it)
 from generator.cli import main
 from generator.render import render
 from generator.tools import find_tool
@@ -79,24 +80,3 @@ def tree(folder: Path) -> dict[str, bytes]:
     """Every file under folder (hidden ones too) with its bytes: equal trees, equal dicts."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-
-def downward_env(pod: dict, container: dict) -> dict[str, str]:
-    """The container's environment as the kubelet fills it from the downward API: a resourceFieldRef is
-    ceil(the container's own request or limit / divisor), a fieldRef reads the pod's labels."""
-    import math
-
-    from generator import quantity
-
-    labels = pod["metadata"].get("labels", {})
-    env = {}
-    for var in container.get("env", []):
-        ref = var.get("valueFrom", {})
-        if "resourceFieldRef" in ref:
-            side, resource = ref["resourceFieldRef"]["resource"].split(".")
-            value = quantity.parse(container["resources"][side][resource])
-            env[var["name"]] = str(math.ceil(value / quantity.parse(ref["resourceFieldRef"].get("divisor", "1"))))
-        elif "fieldRef" in ref and ref["fieldRef"]["fieldPath"].startswith("metadata.labels['"):
-            env[var["name"]] = labels.get(ref["fieldRef"]["fieldPath"][len("metadata.labels['"):-2], "")
-        elif "value" in var:
-            env[var["name"]] = var["value"]
-    return env

@@ -1,5 +1,6 @@
 """`make demo`'s command end to end: overlay, render, validate, report, data stage, training, sample grid."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,11 @@ def test_demo_runs_every_stage_and_writes_a_sample_grid(tmp_path):
     assert "Job/demo-train" in proc.stdout and "0 error(s), 0 warning(s)" in proc.stderr
     assert "| train | Job | demo-train | 1 | nvidia.com/gpu (NVIDIA-A10) |" in proc.stdout
     assert (tmp_path / "pvc/datasets/demo/LATEST").is_file()  # the data stage published; training read it
+    # each stage reports its use against the requests its container has in the demo overlay
+    assert re.search(r"^usage data \(whole run \S+\): cpu [0-9.]+ cores = \d+% of 1 \(band 20-200%\) \| memory "
+                     r"[0-9.]+GiB = \d+% of 2\.0GiB .* exempt from NRP's bands", proc.stdout, re.M)
+    assert re.search(r"^usage train \(whole run \S+\): cpu [0-9.]+ cores = \d+% of 2 \(band 20-200%\) \| memory "
+                     r"[0-9.]+GiB = \d+% of 7\.0GiB", proc.stdout, re.M)
     grid = Path(proc.stdout.strip().splitlines()[-1].removeprefix("done: sample grid "))
     assert grid.parent == tmp_path / "pvc/runs/demo/samples"
     assert Image.open(grid).size == (3 * 32, 2 * 32)  # real, fake, reconstructed; both directions
