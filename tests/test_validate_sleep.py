@@ -42,6 +42,8 @@ VERDICTS = [
     (["timeout", "0", "sleep", "infinity"], NEVER, None),
     (["timeout", "-s", "KILL", "60", "python", "x.py"], None, None),
     (["timeout", "-s", "KILL"], None, None),
+    (["timeout", "-s", "KILL", "60", "sleep", "infinity"], "the command ends in `timeout 60 ...` (idle until it ends)", None),
+    (["timeout", "--foreground", "60", "python", "x.py"], None, None),
     (["timeout"], None, None),
     (["python", "-c", "import time; time.sleep(1)"], None, None),
     # shells and their options
@@ -55,6 +57,9 @@ VERDICTS = [
     (["sh", "-e"], None, None),
     (["sh", "-e", "script.sh"], None, None),
     (["bash", "-o", "pipefail"], None, None),
+    (["bash", "-e", "sleep infinity"], None, None),  # runs a file named "sleep infinity"
+    (["bash", "--norc", "-c", "sleep infinity"], NEVER, None),
+    (["sh", "-c", "sleep infinity", "argv0"], NEVER, None),
     (sh("sleep infinity", "zsh"), NEVER, None),
     (sh("bash -c 'sleep infinity'", "dash"), NEVER, None),
     # comments, continuations, quoting
@@ -67,6 +72,7 @@ VERDICTS = [
     (sh("'sleep' \"infinity\""), NEVER, None),
     (sh("s\\leep infinity"), NEVER, None),
     (sh('"sleep" inf$X'), "the command ends in `sleep $...` (idle until it ends)", None),
+    (sh('sleep "$T"'), "the command ends in `sleep $...` (idle until it ends)", None),
     (sh("sl'ee'p inf\"ini\"ty"), NEVER, None),
     (sh("python - <<EOF\nsleep infinity\nEOF\npython x"), None, None),
     # lists, pipelines, groups, background
@@ -75,6 +81,15 @@ VERDICTS = [
     (sh("{ python x; } || { tail -f /dev/null; }"), "`tail -f` never ends", None),
     (sh("python x | tail -f /dev/null"), "`tail -f` never ends", None),
     (sh("python x || sleep 600"), "the command ends in `sleep 600` (idle until it ends)", None),
+    (sh("python x | sleep 600"), "the command ends in `sleep 600` (idle until it ends)", None),
+    (sh("sleep 600 | cat"), None, None),  # a pipeline ends as its last command does
+    (sh("sleep infinity && python x"), NEVER, None),
+    (sh("exit 1 || sleep infinity"), None, None),
+    (sh('echo "$(sleep infinity)"'), NEVER, None),
+    (sh("X=$(sleep infinity) python x"), NEVER, None),
+    (sh("export X=$(sleep infinity)"), NEVER, None),
+    (sh("[[ -n $(tail -f /dev/null) ]] && python x"), "`tail -f` never ends", None),
+    (sh("python x | sleep 600 | cat"), None, None),
     (sh("! sleep infinity"), NEVER, None),
     (sh("sleep infinity & wait"), f"`wait` waits on a background command: {NEVER}", None),
     (sh("sleep infinity & python x"), None, None),
@@ -97,11 +112,17 @@ VERDICTS = [
     (sh("for i in 1 2; do sleep infinity; done"), NEVER, None),
     (sh("for i in 1 2; do x; done"), None, None),
     (sh("while 'true'; do x; done"), "`while 'true'` loops forever", None),
+    (sh("python x\nwhile true; do y; done"), "`while true` loops forever", None),
+    (sh("while true; false; do x; done"), None, None),  # the last command of the condition decides
+    (sh("while ! false; do x; done"), None, None),
+    (sh("while sleep $T; do x; done"), None, None),
     (sh("while true; do x || break; done"), None, None),
     (sh("while true; do exec x; done"), None, None),
     (sh("while [ ! -f /data/LATEST ]; do sleep 5; done; python x"), None, None),
     (sh("if x; then y; else sleep infinity; fi"), NEVER, None),
     (sh("if sleep 5; then python x; fi"), None, None),
+    (sh("if sleep infinity; then x; fi"), NEVER, None),
+    (sh("if x; then sleep 5; else y; fi"), "the command ends in `sleep 5` (idle until it ends)", None),
     (sh("if x; then y; elif z; then sleep 60; fi"), "the command ends in `sleep 60` (idle until it ends)", None),
     (sh("case $a in x) y;; *) sleep infinity;; esac"), NEVER, None),
     (sh("f() { sleep infinity; }; python x; f"), NEVER, None),
@@ -140,5 +161,9 @@ def test_parse_time_is_bounded_by_the_repository_policy(tmp_path, monkeypatch):
     policy = (REPO / "schemas/policy.yaml").read_text()
     (tmp_path / "schemas/policy.yaml").write_text(policy.replace("max_parse_seconds: 1", "max_parse_seconds: 0"))
     monkeypatch.chdir(tmp_path)
-    found = verdict(sh("python x; sleep infinity"))
+    long_script = "python x\n" * 6000 + "sleep infinity"  # long enough for the parser to be cancelled midway
+    found = verdict(sh(long_script))
     assert (found.idle, found.unchecked) == (None, "the script took longer than 0 s to parse")
+    monkeypatch.chdir(REPO)  # the parser starts afresh after a cancelled parse
+    assert verdict(sh("python y; sleep infinity")) == verdict(["sleep", "infinity"])
+    assert verdict(sh(long_script)).idle == NEVER

@@ -238,8 +238,7 @@ def _first_error_line(node) -> int:
 
 
 _SEQUENCES = {"program", "compound_statement", "subshell", "do_group", "else_clause", "elif_clause", "case_item"}
-_SKIP = {"comment", "heredoc_body", "heredoc_start", "heredoc_end", "ERROR", "variable_assignment",
-         "declaration_command", "test_command", "unset_command", "file_redirect", "herestring_redirect"}
+_SKIP = {"comment", "heredoc_body", "heredoc_start", "heredoc_end", "ERROR"}  # text, not commands that run
 
 
 class _Walker:
