@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from . import atomic, safe_yaml
+from . import atomic, cli, safe_yaml
 from .config import UsageError
 from .variants import value_text
 
@@ -65,7 +65,7 @@ def scalars(folder: Path) -> dict[str, list[float]]:
 
 def utilisation(folder: Path, logged: dict) -> str:
     """The usage summary the run wrote (GPU, CPU and memory against the requests), else the logged GPU use."""
-    for path in sorted(folder.glob("*usage*.json")):
+    for path in [folder / "usage.json", *sorted(folder.glob("usage-node*.json"))]:  # written by trainer.usage
         summary = read_json(path)
         parts = [f"{label} {value:.0f}%" for label, value in (
             ("GPU", (summary.get("gpu") or {}).get("mean_percent")),
@@ -199,14 +199,8 @@ def write_outputs(out: Path, run: Path, differing: list[str], table: list[dict],
     atomic.write(out / "contact.png", lambda f: sheet.save(f, format="PNG"))
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        print(f"error: {message}; see python -m trainer.compare --help", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m trainer.compare", description=__doc__.split("\n\n")[0],
+    p = cli.Parser(prog="python -m trainer.compare", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, help="a sweep's run folder, e.g. /data/runs/myproject")
     p.add_argument("--out", type=Path, help="where compare.md, compare.csv and contact.png go (default: the run folder)")
@@ -214,19 +208,16 @@ def main(argv=None) -> int:
     p.add_argument("--max-images", type=int, default=50, help="test images per direction for the L1 metrics (default 50)")
     p.add_argument("--no-metrics", action="store_true", help="skip the test-split metrics (no torch, no dataset)")
     args = p.parse_args(argv)
-    try:
-        if not args.run.is_dir():
-            raise UsageError(f"{args.run} is not a folder", "pass a sweep's run folder, e.g. /data/runs/myproject")
-        run = args.run.resolve()
-        differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
-        out = args.out or run
-        write_outputs(out, run, differing, table, notes)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: cannot write the comparison: {e.strerror} ({e.filename}); pass a writable --out", file=sys.stderr)
-        return 2
+    return cli.run(lambda: compare(args))
+
+
+def compare(args) -> int:
+    if not args.run.is_dir():
+        raise UsageError(f"{args.run} is not a folder", "pass a sweep's run folder, e.g. /data/runs/myproject")
+    run = args.run.resolve()
+    differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
+    out = args.out or run
+    write_outputs(out, run, differing, table, notes)
     print(markdown(run, table, notes), end="")
     print(f"wrote {out / 'compare.md'}, {out / 'compare.csv'} and {out / 'contact.png'}")
     return 0

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import atomic
+from . import atomic, cli
 from .config import SCHEMA_NAME, UsageError, dump, load, load_schema
 from .variants import SWEEP_SCHEMA_NAME, SweepError, Variant, apply, expand, read
 
@@ -60,14 +60,8 @@ def variant_config(base: dict, variant: Variant, total: int) -> dict:
     return merged
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        print(f"error: {message}; see python -m trainer.sweep --help", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m trainer.sweep", description=__doc__.split("\n\n")[0],
+    p = cli.Parser(prog="python -m trainer.sweep", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=list(STAGES), help="the module to run on the variant's config")
     p.add_argument("--config", type=Path, required=True, help=f"train.yaml (schema: schemas/{SCHEMA_NAME})")
@@ -75,12 +69,12 @@ def main(argv=None) -> int:
     p.add_argument("--index", default=os.environ.get(INDEX_ENV), help=f"the variant's position, 0-based (default: ${INDEX_ENV})")
     p.add_argument("--root", type=Path, default=Path("/data"), help="the PVC mount, passed on to the stage")
     args, rest = p.parse_known_args(argv)
-    try:
-        variant, total = pick(args.sweep or args.config.with_name("sweep.yaml"), args.index)
-        base = load(args.config)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli.run(lambda: run(args, rest))
+
+
+def run(args, rest: list[str]) -> int:
+    variant, total = pick(args.sweep or args.config.with_name("sweep.yaml"), args.index)
+    base = load(args.config)
     folder = args.root / "runs" / base["run"] / variant.name
     recording = args.stage == "trainer.train" and int(os.environ.get("RANK", "0")) == 0
 
@@ -93,8 +87,7 @@ def main(argv=None) -> int:
         cfg = variant_config(base, variant, total)
     except UsageError as e:
         record("failed", 2, str(e))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise
     if int(os.environ.get("RANK", "0")) == 0:
         keys = " ".join(f"{k}={v!r}" for k, v in variant.values.items())
         print(f"sweep: {variant.label(total)}: {keys or 'train.yaml as it is'}; run {cfg['run']}", flush=True)

@@ -178,3 +178,20 @@ def cycle_l1(root, run) -> float:
 def test_compare_refuses_a_folder_without_variants(tmp_path, capsys):
     assert compare_main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path} holds no variant folders")
+
+
+def test_a_variant_trains_on_several_processes_under_torchrun(tmp_path, dataset):
+    """Multi-GPU per variant, as the pod runs it: torchrun passes the pod's JOB_COMPLETION_INDEX to every rank."""
+    write_config(tmp_path / "train.yaml", dataset, run="s", train={"epochs": 1, "epochs_decay": 0})
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    env = python_env() | {"JOB_COMPLETION_INDEX": "1"}
+    proc = subprocess.run([PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "trainer.sweep",
+                           "trainer.train", "--config", str(tmp_path / "train.yaml"), "--root", str(tmp_path)],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("sweep: variant 2 of 3 (lr0.002, completion index 1)") == 1  # rank 0 speaks for the pod
+    assert "2 process(es) on cpu" in proc.stdout
+    run = tmp_path / "runs" / "s" / "lr0.002"
+    assert [p.name for p in ckpt.listing(run / "checkpoints")] == ["step_000000002.pt"]  # 4 images, 2 ranks, batch 1
+    assert json.loads((run / "variant.json").read_text())["state"] == "finished"
+    assert sorted(p.name for p in (tmp_path / "runs" / "s").iterdir()) == ["lr0.002"]
