@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import atomic, cli, safe_yaml
 from .config import UsageError
-from .variants import value_text
+from .variants import MAX_VARIANTS, value_text
 
 RECORD = "variant.json"  # written by trainer.sweep
 LOSSES = ("G_A", "G_B", "D_A", "D_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
@@ -33,6 +33,9 @@ TILE_WIDTH, COLUMNS_MAX, PAD = 384, 4, 8
 def variant_folders(run: Path) -> list[Path]:
     """Sub-folders that are a variant's run (a sweep record or a config), in completion-index order."""
     found = [p for p in sorted(run.iterdir()) if p.is_dir() and ((p / RECORD).is_file() or (p / "config.yaml").is_file())]
+    if len(found) > MAX_VARIANTS:  # a sweep has at most that many; more is not a sweep's folder
+        raise UsageError(f"{run} holds {len(found)} run folders, more than a sweep's {MAX_VARIANTS}",
+                         "pass one sweep's run folder, /data/runs/<run>")
     return sorted(found, key=lambda p: (read_json(p / RECORD).get("index", math.inf), p.name))
 
 

@@ -178,6 +178,12 @@ def cycle_l1(root, run) -> float:
 def test_compare_refuses_a_folder_without_variants(tmp_path, capsys):
     assert compare_main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path} holds no variant folders")
+    for n in range(65):  # more folders than a sweep has variants: not a sweep's run folder
+        (tmp_path / f"v{n}").mkdir()
+        (tmp_path / f"v{n}" / "config.yaml").write_text("run: x\n")
+    assert compare_main([str(tmp_path)]) == 2
+    assert "holds 65 run folders, more than a sweep's 64" in capsys.readouterr().err
+    assert not (tmp_path / "compare.md").exists()
 
 
 def test_a_variant_trains_on_several_processes_under_torchrun(tmp_path, dataset):
