@@ -58,7 +58,8 @@ def _words(container) -> list:
 
 def runs_sweep(obj: dict) -> bool:
     w = workload(obj)
-    return bool(w) and any(ENTRY in _words(c) for c in w.containers())
+    lists = [w.pod.get(key) for key in ("containers", "initContainers")] if w else []
+    return any(ENTRY in _words(c) for found in lists if isinstance(found, list) for c in found)
 
 
 def job_sweep(job: dict, docs: list[dict]) -> Sweep | None:
