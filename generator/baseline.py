@@ -42,7 +42,8 @@ def _removed_overlays(changed: set[Path], top: Path, known: set[str]) -> list[tu
     return [(p, label) for p in gone if (label := sources.label_for(overlays / p.name)) not in known]
 
 
-def before(ref: str, items: list, current: dict[str, Side], version: str, use_all: bool) -> dict[str, Side]:
+def before(ref: str, items: list, current: dict[str, Side], version: str, use_all: bool,
+           allow_remote: bool = False) -> dict[str, Side]:
     """{label: Side at ref} for the inputs (in the order of current) and, with --all, the overlays removed
     since ref; an input that did not exist at ref has no entry."""
     top = gitref.toplevel().resolve()
@@ -67,7 +68,7 @@ def before(ref: str, items: list, current: dict[str, Side], version: str, use_al
         return kept
     with gitref.checkout(ref, top) as tree:
         there = [(tree / relative, label) for relative, label in again if (tree / relative).exists()]
-        loaded = sources.load([p for p, _ in there], [label for _, label in there]) if there else []
+        loaded = sources.load([p for p, _ in there], [label for _, label in there], allow_remote) if there else []
         rendered = sides(loaded, check(loaded, version)) if loaded else {}
     return {label: kept.get(label) or rendered[label] for label in [*current, *(lbl for _, lbl in again)]
             if label in kept or label in rendered}

@@ -3,16 +3,17 @@ from pathlib import Path
 
 import click
 
-from .render import render
+from .render import allow_remote_option, render
 
 
 @click.command()
 @click.argument("overlay", type=click.Path(path_type=Path))
-def build(overlay):
+@allow_remote_option
+def build(overlay, allow_remote):
     """Print the rendered manifests of OVERLAY.
 
     \b
     Example:
       nautilus build overlays/horse2zebra | kubectl diff -f -
     """
-    click.echo(render(overlay), nl=False)
+    click.echo(render(overlay, allow_remote), nl=False)

@@ -7,7 +7,6 @@ a temporary folder that `-schema-location` points at.
 """
 import json
 import re
-import subprocess
 import tempfile
 from functools import cache
 from importlib.resources import files
@@ -16,9 +15,9 @@ from pathlib import Path
 from .errors import UsageError
 from .findings import Finding
 from .policy.engine import message
-from .policy.table import rules
+from .policy.table import policy, rules
 from .policy.workload import objects
-from .tools import find_tool
+from .tools import find_tool, run
 
 SCHEMA_ROOT = Path(str(files("kubernetes_validate") / "kubernetes-json-schema"))
 _DEFINITIONS_REF = re.compile(r"^(?:https://kubernetes\.io)?/api/_definitions\.json#")
@@ -113,7 +112,7 @@ def check(sources, version: str, ignore_missing: bool = False) -> list[Finding]:
                    "-schema-location", str(tmp / "schemas") + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"]
         if ignore_missing:
             command.append("-ignore-missing-schemas")
-        proc = subprocess.run([*command, *by_file], capture_output=True, text=True)
+        proc = run([*command, *by_file], policy()["limits"]["render_seconds"], "kubeconform")
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

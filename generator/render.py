@@ -1,12 +1,19 @@
 """Render an overlay with the real kustomize (kubectl kustomize only as a stated fallback)."""
-import subprocess
 from pathlib import Path
 
 import click
 from trainer import safe_yaml
 
 from .errors import UsageError
-from .tools import find_tool
+from .policy.table import policy
+from .remote import refuse_remote
+from .tools import find_tool, run
+
+
+allow_remote_option = click.option(
+    "--allow-remote", is_flag=True,
+    help="Let kustomize fetch remote resources (git repositories, URLs); refused by default, since a pull request "
+         "does not show what they hold.")
 
 
 def kustomize_command() -> list[str]:
@@ -20,12 +27,16 @@ def kustomize_command() -> list[str]:
     raise UsageError("neither kustomize nor kubectl is installed", "run `make tools`")
 
 
-def render(overlay: Path) -> str:
-    """The overlay's manifests as kustomize prints them; UsageError with kustomize's own reason."""
+def render(overlay: Path, allow_remote: bool = False) -> str:
+    """The overlay's manifests as kustomize prints them, offline unless allow_remote, within the time limit
+    of policy.yaml; UsageError with kustomize's own reason."""
     overlay = Path(overlay)
     if not (overlay / "kustomization.yaml").is_file():
         raise UsageError(f"{overlay} has no kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
-    proc = subprocess.run([*kustomize_command(), str(overlay)], capture_output=True, text=True)
+    if not allow_remote:
+        refuse_remote(overlay)
+    proc = run([*kustomize_command(), str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
+               offline=not allow_remote)
     if proc.returncode != 0:
         raise UsageError(f"kustomize could not render {overlay}: {shorten(proc.stderr)}", "fix the overlay and rerun")
     return proc.stdout
@@ -40,12 +51,11 @@ def shorten(message: str, limit: int = 300) -> str:
 
 
 def load_documents(text: str, source: str = "<input>") -> list[dict]:
-    """Every non-empty YAML document in text, as plain dicts; UsageError on malformed or unbounded YAML."""
-    try:
-        docs = safe_yaml.load_all(text, source)
-    except safe_yaml.YAMLInputError as exc:
-        raise UsageError(exc.what, exc.fix) from None
-    objects = [doc for doc in docs if doc is not None]
+    """Every non-empty YAML document in text, as plain dicts; UsageError without any object or on a document
+    that is not one, YAMLInputError (exit 2, see cli.py) on malformed or unbounded YAML."""
+    objects = [doc for doc in safe_yaml.load_all(text, source) if doc is not None]  # YAMLInputError: exit 2 (cli.py)
+    if not objects:
+        raise UsageError(f"{source} holds no Kubernetes objects", "pass a file or overlay with at least one object")
     for doc in objects:
         if not isinstance(doc, dict) or "kind" not in doc:
             raise UsageError(f"{source}: a document is not a Kubernetes object", "each YAML document needs apiVersion and kind")

@@ -14,6 +14,7 @@ from .comment import MIN_BYTES
 from .errors import UsageError
 from .inventory import COLUMNS, Row, formula
 from .policy.table import policy
+from .render import allow_remote_option
 from .validate import check
 
 
@@ -113,7 +114,8 @@ def summary(entries: list[dict], after: dict[str, Side], before: dict[str, Side]
 @click.option("--kubernetes-version", default=None, help="API schemas of this version [default: policy.yaml's].")
 @click.option("--usage", "usage_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A run's usage.json (copied from the volume): its measured use beside the requests; repeatable.")
-def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_version, usage_files):
+@allow_remote_option
+def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_version, usage_files, allow_remote):
     """Tabulate what each overlay asks NRP for (GPUs, CPU, memory, storage, runtime, worst-case
     GPU-hours) with findings and waivers, as Markdown for a pull-request comment or as JSON. With
     --base, what the change does comes first and unchanged overlays are folded.
@@ -125,12 +127,14 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
     """
     if output == "json" and (max_bytes or full_path):
         raise UsageError("--max-bytes and --full shape the Markdown report", "drop them or use --format markdown")
+    if base_ref is not None and not base_ref.strip():
+        raise UsageError("--base is empty", "pass a git ref to compare with (e.g. origin/main), or leave --base out")
     inputs = sources.resolve(paths, use_all)
     version = kubernetes_version or str(policy()["kubernetes_version"])
-    current = sources.load(inputs)
+    current = sources.load(inputs, allow_remote=allow_remote)
     result = check(current, version)
     after = baseline.sides(current, result)
-    before = baseline.before(base_ref, inputs, after, version, use_all) if base_ref else None
+    before = baseline.before(base_ref, inputs, after, version, use_all, allow_remote) if base_ref else None
     compared = before is not None
     labels = [*after, *(label for label in (before or {}) if label not in after)]
     entries = [entry(label, after.get(label), (before or {}).get(label), compared) for label in labels]

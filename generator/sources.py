@@ -1,9 +1,11 @@
 """What `validate` and `report` read: overlays (rendered in parallel), YAML files, or stdin."""
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+from trainer import safe_yaml
 
 from . import repo
 from .errors import UsageError
@@ -51,25 +53,20 @@ def resolve(paths: tuple[str, ...], use_all: bool) -> list[Path | str]:
     return inputs
 
 
-def _read(item: Path | str, label: str | None = None) -> Source:
-    if item == "-":
-        text = sys.stdin.read()
-        return Source("-", "", text, load_documents(text, "-"))
-    path = Path(item)
-    label = label or label_for(path)
-    if path.is_dir():
-        text = render(path)
+def _read(item: Path | str, label: str | None = None, allow_remote: bool = False) -> Source:
+    """One input as text and objects: stdin and files read bounded (regular files only), overlays rendered."""
+    label = "-" if item == "-" else label or label_for(Path(item))
+    if item != "-" and Path(item).is_dir():
+        text = render(Path(item), allow_remote)
         return Source(label, f"{label}/kustomization.yaml", text, load_documents(text, label))
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {label}: {exc}", "pass a readable YAML file") from exc
-    return Source(label, label, text, load_documents(text, label))
+    text = safe_yaml.read_text(item, label)
+    return Source(label, "" if item == "-" else label, text, load_documents(text, label))
 
 
-def load(inputs: list[Path | str], labels: list[str] | None = None) -> list[Source]:
+def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False) -> list[Source]:
     """Every input read or rendered (labels: how to name them instead of their paths); kustomize runs
     in parallel threads, since each render spends its time in its own process."""
     workers = min(len(inputs), 2 * (os.cpu_count() or 2)) or 1
+    read = partial(_read, allow_remote=allow_remote)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order
+        return list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order

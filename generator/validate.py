@@ -5,6 +5,7 @@ from . import kubeconform, sources
 from .findings import FORMATS, Result
 from .policy import docs, engine
 from .policy.table import policy
+from .render import allow_remote_option
 
 
 def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False) -> Result:
@@ -21,7 +22,8 @@ def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False)
 @click.option("--kubernetes-version", default=None, help="API schemas of this version [default: policy.yaml's].")
 @click.option("--ignore-missing-schemas", is_flag=True, help="Skip objects with no API schema (custom resources).")
 @click.option("--rules-markdown", is_flag=True, help="Print the rule table as Markdown (docs/rules.md) and exit.")
-def validate(paths, use_all, output, kubernetes_version, ignore_missing_schemas, rules_markdown):
+@allow_remote_option
+def validate(paths, use_all, output, kubernetes_version, ignore_missing_schemas, rules_markdown, allow_remote):
     """Check overlays (rendered with kustomize), YAML files or `-` (stdin) against the Kubernetes API
     schemas and NRP policy. Exit 0 clean, 1 on error findings, 2 on bad input.
 
@@ -35,7 +37,7 @@ def validate(paths, use_all, output, kubernetes_version, ignore_missing_schemas,
         click.echo(docs.rules_markdown(), nl=False)
         return
     version = kubernetes_version or str(policy()["kubernetes_version"])
-    result = check(sources.load(sources.resolve(paths, use_all)), version, ignore_missing_schemas)
+    result = check(sources.load(sources.resolve(paths, use_all), allow_remote=allow_remote), version, ignore_missing_schemas)
     text = FORMATS[output](result)
     if text:
         click.echo(text)
