@@ -39,10 +39,11 @@ tools: ## kustomize, kubeconform and actionlint at pinned versions, into .tools/
 oldest-tools: ## kustomize $(KUSTOMIZE_OLDEST) beside the pinned one, for the test that both render alike
 	@tools/install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_OLDEST) kustomize-$(KUSTOMIZE_OLDEST)
 
-packages: ## Debian packages the tests use: pigz (the seed's gzip format is checked with the real pigz)
-	@command -v pigz >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo -n); command -v apt-get >/dev/null \
-	  && $$sudo apt-get update -qq && $$sudo apt-get install -y -qq pigz >/dev/null; } \
-	  || { echo "error: pigz is missing; install it (Debian/Ubuntu: sudo apt-get install pigz) and rerun" >&2; exit 2; }
+packages: ## Debian packages the tests use: pigz (the seed's gzip format), strace (kills at each rename, tests/hostile)
+	@missing=$$(for tool in pigz strace; do command -v $$tool >/dev/null || echo $$tool; done | xargs); [ -z "$$missing" ] \
+	  || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo -n); command -v apt-get >/dev/null \
+	  && $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; } \
+	  || { echo "error: $$missing missing; install it (Debian/Ubuntu: sudo apt-get install $$missing) and rerun" >&2; exit 2; }
 
 cluster-tools: ## the pinned control plane for tests/cluster (etcd, kube-*, kubectl, kwok) into .tools/bin
 	@tools/controlplane/build.sh

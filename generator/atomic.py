@@ -1,11 +1,27 @@
-"""Folders written whole or not at all: built in a temporary folder beside the target, fsynced, renamed in."""
+"""Folders written whole or not at all, together, and never missing, even when the command is killed.
+
+replace_folders builds every new folder beside its target (`.NAME.new-<token>`), fsyncs them, then writes a
+journal (`.nautilus-replace`, the commit point) naming them. Applying the journal swaps each folder in
+with one atomic exchange (renameat2 RENAME_EXCHANGE, so NAME never stops existing), parks what it
+replaced as `.NAME.old-<token>`, then deletes the journal and the old folders. Every step can be repeated:
+a folder already swapped is recognised by its inode (recorded in the journal). The next run finishes a
+killed run's journal, so the folders of one command (an overlay and its .dev) appear together, and
+removes the hidden leftovers of a run killed before its journal existed.
+"""
+import ctypes
+import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from .errors import UsageError
+
+JOURNAL = ".nautilus-replace"
+LEFTOVER = re.compile(r"\..+\.(new|old)-[a-z0-9_]{8}")   # tempfile's 8-character names
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
 def check_parent(parent: Path) -> None:
@@ -31,28 +47,82 @@ def _fsync_dir(folder: Path) -> None:
         os.close(handle)
 
 
+def _swap_in(staged: Path, target: Path, old: Path) -> None:
+    """target's content becomes staged's in one step, the replaced folder left at staged; where the kernel or
+    file system cannot exchange, target moves to old first (a short window without it that the journal repairs)."""
+    swap = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if swap is not None and swap(_AT_FDCWD, bytes(staged), _AT_FDCWD, bytes(target), _RENAME_EXCHANGE) == 0:
+        return
+    os.rename(target, old)
+    os.rename(staged, target)
+
+
+def _write_journal(parent: Path, entry: dict) -> None:
+    temporary = parent / f"{JOURNAL}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(entry, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(temporary, parent / JOURNAL)
+    _fsync_dir(parent)
+
+
+def _apply(parent: Path, journal: dict) -> None:
+    """Swap in every staged folder and park every replaced one; safe to repeat after a kill."""
+    token = journal["token"]
+    for name, inode in journal["staged"].items():
+        target, staged, old = parent / name, parent / f".{name}.new-{token}", parent / f".{name}.old-{token}"
+        swapped = os.path.lexists(target) and os.lstat(target).st_ino == inode
+        if not swapped and staged.exists():
+            if os.path.lexists(target):
+                _swap_in(staged, target, old)
+            else:
+                os.rename(staged, target)
+        if staged.exists():  # what the exchange put there: the folder it replaced
+            os.rename(staged, old)
+    _fsync_dir(parent)
+    os.unlink(parent / JOURNAL)
+    _fsync_dir(parent)
+
+
+def recover(parent: Path) -> None:
+    """Finish what a killed run committed to (its journal), then remove hidden leftovers of killed runs."""
+    journal = parent / JOURNAL
+    if journal.exists():
+        try:
+            _apply(parent, json.loads(journal.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"cannot finish the interrupted replacement recorded in {journal} ({exc})",
+                             f"check the folders in {parent}, then delete {journal}") from None
+    (parent / f"{JOURNAL}.tmp").unlink(missing_ok=True)
+    for entry in os.scandir(parent):
+        if LEFTOVER.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def replace_folders(parent: Path, writers: dict[str, Callable[[Path], None]]) -> None:
     """Each writer fills a fresh folder that then replaces parent/<name>.
 
-    Every folder is written before any is renamed, so a failing writer leaves parent as it was.
+    Every folder is written before any is swapped in, so a failing writer leaves parent as it was; a kill
+    at any point leaves either the old folders or, once the next run has finished the journal, the new ones.
     """
-    staged: dict[str, Path] = {}
+    try:
+        recover(parent)
+        token = Path(tempfile.mkdtemp(prefix=f".{next(iter(writers))}.new-", dir=parent)).name[-8:]
+    except OSError as exc:
+        raise UsageError(f"cannot write in {parent} ({exc.strerror})", "pass a folder you can write to") from None
+    staged = {name: parent / f".{name}.new-{token}" for name in writers}
     try:
         for name, write in writers.items():
-            try:
-                staged[name] = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=parent))
-            except OSError as exc:
-                raise UsageError(f"cannot write in {parent} ({exc.strerror})", "pass a writable --output-dir") from exc
+            staged[name].mkdir(exist_ok=True)
             write(staged[name])
             _fsync_tree(staged[name])
-        for name in writers:
-            target = parent / name
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent))
-                os.rename(target, old / name)
-                shutil.rmtree(old)
-            os.rename(staged.pop(name), target)
-        _fsync_dir(parent)
-    finally:
+        _write_journal(parent, {"token": token, "staged": {n: p.stat().st_ino for n, p in staged.items()}})
+    except BaseException:
         for folder in staged.values():
             shutil.rmtree(folder, ignore_errors=True)
+        (parent / f"{JOURNAL}.tmp").unlink(missing_ok=True)
+        raise
+    _apply(parent, json.loads((parent / JOURNAL).read_text()))
+    for name in writers:
+        shutil.rmtree(parent / f".{name}.old-{token}", ignore_errors=True)

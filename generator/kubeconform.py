@@ -21,16 +21,16 @@ from .tools import find_tool, run
 
 SCHEMA_ROOT = Path(str(files("kubernetes_validate") / "kubernetes-json-schema"))
 _DEFINITIONS_REF = re.compile(r"^(?:https://kubernetes\.io)?/api/_definitions\.json#")
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?")
 
 
 def schema_dir(version: str) -> Path:
     """The newest strict schema folder not newer than version (what kubernetes-validate itself picks)."""
-    match = _VERSION.match(version)
+    match = _VERSION.fullmatch(version)
     if not match:
         raise UsageError(f"--kubernetes-version {version!r} is not a version", "write it as 1.33.0")
     wanted = (int(match[1]), int(match[2]))
-    shipped = sorted((tuple(map(int, _VERSION.match(p.name.removesuffix("-local-strict")).groups())), p)
+    shipped = sorted((tuple(map(int, _VERSION.fullmatch(p.name.removesuffix("-local-strict")).groups())), p)
                      for p in SCHEMA_ROOT.glob("v*-local-strict"))
     usable = [path for minor, path in shipped if minor <= wanted]
     if not usable:

@@ -1,32 +1,43 @@
-"""Kubernetes resource quantities (`500m`, `20Gi`, `1.5G`, `2e3`) as exact numbers."""
+"""Kubernetes resource quantities (`500m`, `20Gi`, `1.5G`, `2e3`) as exact numbers, in Kubernetes' grammar
+and range, and each resource's sane range (schemas/policy.yaml `quantities`), for `nautilus new` and
+`nautilus validate` alike."""
+import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 _SUFFIX = {
-    "": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "": 1, "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }
-_QUANTITY = re.compile(r"^(?P<num>[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)(?P<suffix>[a-zA-Z]*)$")
+# <signedNumber><suffix>, the suffix a binary or decimal SI one or an exponent (k8s.io/apimachinery resource).
+_QUANTITY = re.compile(r"(?P<sign>[+-]?)(?P<num>\d+(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[+-]?\d+)|(?P<suffix>[KMGTPE]i|[numkMGTPE])?)")
+LARGEST = 2**63 - 1              # Kubernetes keeps a quantity in an int64 of base units ...
+FINEST = Fraction(1, 10**9)      # ... and nothing finer than 1n
+EXAMPLES = "(examples: 500m, 4, 16Gi, 512Mi)"
 
 
 def parse(value) -> Fraction:
-    """The quantity as an exact Fraction of base units (cores, bytes); ValueError when malformed."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, float):
-        return Fraction(Decimal(repr(value)))
-    text = str(value).strip()
-    match = _QUANTITY.match(text)
-    if not match or match["suffix"] not in _SUFFIX or ("e" in match["num"].lower() and match["suffix"]):
-        raise ValueError(f"not a Kubernetes quantity: {value!r} (examples: 500m, 4, 16Gi, 512Mi)")
-    try:
-        number = Fraction(Decimal(match["num"]))
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise ValueError(f"not a Kubernetes quantity: {value!r}") from exc
-    return number * _SUFFIX[match["suffix"]]
+    """The quantity as an exact Fraction of base units (cores, bytes); ValueError when it is not a
+    Kubernetes quantity, negative, or beyond what Kubernetes can represent (`1e400`, `1e-400`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity {EXAMPLES}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity {EXAMPLES}")
+    text = repr(value) if isinstance(value, float) else str(value)
+    match = _QUANTITY.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity {EXAMPLES}")
+    if match["sign"] == "-" and Decimal(match["num"]):
+        raise ValueError(f"{text!r} is negative")
+    exponent = int(match["exp"]) if match["exp"] and len(match["exp"].lstrip("+-")) < 6 else None
+    if match["exp"] and (exponent is None or abs(exponent) > 40):
+        raise ValueError(f"{text!r} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
+    amount = Fraction(Decimal(match["num"])) * (Fraction(10) ** (exponent or 0)) * _SUFFIX[match["suffix"] or ""]
+    if amount > LARGEST or 0 < amount < FINEST:
+        raise ValueError(f"{text!r} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
+    return amount
 
 
 def is_quantity(value) -> bool:
@@ -35,6 +46,23 @@ def is_quantity(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def problem(resource: str, value, ranges: dict) -> str | None:
+    """What is wrong with value as an amount of resource (cpu, memory, storage, ...), or None. ranges:
+    policy.yaml's `quantities` ({resource: [least, most]}); cpu comes in whole millicores."""
+    try:
+        amount = parse(value)
+    except ValueError as exc:
+        return str(exc)
+    if resource not in ranges:
+        return None
+    least, most = ranges[resource]
+    if not parse(least) <= amount <= parse(most):
+        return f"{value!r} is outside {least} to {most}, the sane range for {resource} (policy.yaml quantities)"
+    if resource == "cpu" and (amount * 1000).denominator != 1:
+        return f"{value!r} is finer than a millicore (1m)"
+    return None
 
 
 def gib(value) -> float:

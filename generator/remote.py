@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trainer import safe_yaml
 
+from . import repo
 from .errors import UsageError
 
 NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -89,7 +90,7 @@ def refuse_remote(overlay: Path) -> None:
             if not isinstance(entry, str) or "\n" in entry:  # inline patches and generator configs
                 continue
             if is_remote(entry, folder):
-                raise UsageError(f"{file}: {field} entry {entry!r} is remote (fetched at render time, it is neither "
+                raise UsageError(f"{repo.relative(Path(os.path.normpath(file)))}: {field} entry {entry!r} is remote (fetched at render time, it is neither "
                                  "reviewable in the pull request nor reproducible)",
                                  "copy it into the repository and refer to the copy, or pass --allow-remote")
             if may_be_folder and (folder / entry).is_dir():

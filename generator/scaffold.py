@@ -7,14 +7,16 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import newsweep, quantity, repo, yamlio
+from .image import parse as reference_of, unpinned
 from .errors import UsageError
 from .policy.table import train_config_schema
 from .policy.workload import fitting_products, offering
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # a Secret's name
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # fullmatch: `$` would accept a trailing newline
+LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # a Secret's name
 LABEL_MAX = 63
 MI = 2**20
 
@@ -54,25 +56,23 @@ def count(option: str, text, low: int, high: int, fix: str) -> int:
     return int(text)
 
 
-def amount(option: str, text: str, example: str) -> Fraction:
-    try:
-        value = quantity.parse(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a Kubernetes quantity", f"write it like {example}") from None
-    if value <= 0:
-        raise UsageError(f"{option} {text!r} must be more than zero", f"write it like {example}")
-    return value
+def amount(option: str, text: str, example: str, resource: str, policy: dict) -> Fraction:
+    """text as an amount of resource within Kubernetes' grammar and policy.yaml's sane range."""
+    wrong = quantity.problem(resource, text, policy["quantities"])
+    if wrong:
+        raise UsageError(f"{option} {wrong}", f"write it like {example}")
+    return quantity.parse(text)
 
 
 def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
     """Every rule a fresh overlay must meet; the first one broken is a UsageError."""
     check_names(p, policy)
     gpu = policy["gpu"]
-    cpu = amount("--cpu", p.cpu, "8 or 1500m")
-    memory = amount("--memory", p.memory, "16Gi")
-    shm = amount("--shm", p.shm, "8Gi")
-    scratch = amount("--scratch", p.scratch, "20Gi")
-    amount("--storage", p.storage, "50Gi")
+    cpu = amount("--cpu", p.cpu, "8 or 1500m", "cpu", policy)
+    memory = amount("--memory", p.memory, "16Gi", "memory", policy)
+    shm = amount("--shm", p.shm, "8Gi", "memory", policy)
+    scratch = amount("--scratch", p.scratch, "20Gi", "ephemeral-storage", policy)
+    amount("--storage", p.storage, "50Gi", "storage", policy)
     if shm >= memory:
         raise UsageError(f"--shm {p.shm} is not below --memory {p.memory} (/dev/shm counts inside the memory limit)",
                          "raise --memory or lower --shm")
@@ -97,6 +97,10 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
     if p.gpu_products and not p.gpus:
         raise UsageError("--gpu-product given with --gpus 0", "ask for at least one GPU or drop --gpu-product")
     unknown = [product for product in p.gpu_products if product not in gpu["products"]]
+    for product in unknown:
+        if not LABEL_VALUE.fullmatch(product) or len(product) > LABEL_MAX:
+            raise UsageError(f"--gpu-product {product!r} is not a label value",
+                             "use at most 63 letters, digits, dashes, dots and underscores, as the node label shows it")
     if unknown and not allow_unknown_product:
         raise UsageError(f"unknown GPU product {unknown[0]!r}",
                          "use a value of `kubectl get nodes -L nvidia.com/gpu.product` listed in schemas/policy.yaml, "
@@ -112,7 +116,7 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
         raise UsageError("--sweep with --nodes: a sweep runs each variant in one pod, its completion index picks the variant",
                          "drop --nodes (a variant may use up to 8 GPUs of one node with --gpus), or sweep in separate projects")
     split_image(p.image)
-    if p.image_pull_secret is not None and (not DNS_SUBDOMAIN.match(p.image_pull_secret) or len(p.image_pull_secret) > 253):
+    if p.image_pull_secret is not None and (not DNS_SUBDOMAIN.fullmatch(p.image_pull_secret) or len(p.image_pull_secret) > 253):
         raise UsageError(f"--image-pull-secret {p.image_pull_secret!r} is not a Secret name",
                          "use the name of the docker-registry secret in your namespace (lowercase letters, digits, '-', '.')")
     pattern = train_config_schema()["properties"]["dataset"]["properties"]["name"]["pattern"]
@@ -121,19 +125,21 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
 
 
 def split_image(image: str) -> tuple[str, str, str]:
-    """(name, tag, digest) of a pinned image reference; UsageError without a tag or with `latest`."""
-    rest, _, digest = image.partition("@")
-    name, colon, tag = rest.rpartition(":")
-    if not colon or "/" in tag:
-        name, tag = rest, ""
-    if digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or not (tag or digest) or tag == "latest" or not name:
-        raise UsageError(f"--image {image!r} is not pinned to a version", "name a tag other than latest, e.g. registry/group/trainer:v1.2.0")
-    return name, tag, digest
+    """(name, tag, digest) of a valid, pinned image reference (generator/image.py); UsageError otherwise."""
+    fix = "name a valid reference with a tag other than latest or a digest, e.g. registry/group/trainer:v1.2.0"
+    try:
+        reference = reference_of(image)
+    except ValueError as exc:
+        raise UsageError(f"--image {exc}", fix) from None
+    why = unpinned(reference)
+    if why:
+        raise UsageError(f"--image {image!r} is not pinned to a version: {why}", fix)
+    return reference.name, reference.tag, reference.digest
 
 
 def check_names(p: Project, policy: dict) -> None:
     for option, value in (("NAME", p.name), ("--namespace", p.namespace)):
-        if not DNS_LABEL.match(value) or len(value) > LABEL_MAX:
+        if not DNS_LABEL.fullmatch(value) or len(value) > LABEL_MAX:
             raise UsageError(f"{option} {value!r} is not a DNS-1123 label",
                              "use at most 63 lowercase letters, digits and dashes, starting and ending alphanumeric")
     names = [f"{p.name}-{base}" for base in defaults()["label_names"]]
@@ -204,11 +210,12 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
     kustomization["components"] = [str(base / "components" / name) for name in components]
     name, tag, digest = split_image(p.image)
     kustomization["images"][0]["newName"] = name
-    if digest:
-        del kustomization["images"][0]["newTag"]
-        kustomization["images"][0]["digest"] = digest
-    else:
+    if tag:  # with a digest too, kustomize writes name:tag@digest: the tag stays readable
         kustomization["images"][0]["newTag"] = tag
+    else:
+        del kustomization["images"][0]["newTag"]
+    if digest:
+        kustomization["images"][0]["digest"] = digest
     gpu_patch = bool(p.gpu_products or p.priority_class or (p.gpus and p.gpu_quota))
     wanted_patches = {"resources.yaml": True, "storage.yaml": True, "gpu.yaml": gpu_patch, "nodes.yaml": p.nodes > 1,
                       "pull-secret.yaml": bool(p.image_pull_secret),

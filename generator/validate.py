@@ -3,14 +3,15 @@ import click
 
 from . import kubeconform, sources
 from .findings import FORMATS, Result
-from .policy import docs, engine
+from .policy import docs, engine, quantities
 from .policy.table import policy
 from .render import allow_remote_option
 
 
 def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False) -> Result:
     """Both checkers over the sources read, waivers applied."""
-    findings = kubeconform.check(loaded, kubernetes_version, ignore_missing_schemas) + engine.evaluate(loaded, kubernetes_version)
+    findings = (kubeconform.check(loaded, kubernetes_version, ignore_missing_schemas) + quantities.check(loaded)
+                + engine.evaluate(loaded, kubernetes_version))
     kept, waivers = engine.apply_waivers(findings, loaded)
     return Result(sorted(set(kept)), waivers, [s.label for s in loaded])
 

@@ -20,7 +20,7 @@ from ruamel.yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartE
 
 MAX_BYTES = 8 * 2**20       # a file, stdin, or kustomize's output
 MAX_DEPTH = 64              # nested mappings and lists (Kubernetes objects nest about 12 deep)
-MAX_NODES = 500_000         # scalars and collections, each alias counted as a copy of what it names
+MAX_NODES = 100_000         # scalars and collections, each alias counted as a copy of what it names
 
 
 class YAMLInputError(ValueError):

@@ -1,6 +1,19 @@
-"""Coded rule on the trainer image: an overlay naming this repository's image runs its current trainer code."""
-from .. import published, repo
+"""Coded rules on container images: a valid, pinned reference (generator/image.py, as `nautilus new` checks
+it), and an overlay naming this repository's image runs its current trainer code."""
+from .. import image, published, repo
 from .registry import coded
+
+
+@coded("image-pinned")
+def image_pinned(container: dict, _):
+    try:
+        reference = image.parse(container.get("image"))
+    except ValueError as exc:
+        yield str(exc)
+        return
+    why = image.unpinned(reference)
+    if why:
+        yield f"image {container['image']} is not pinned: {why}"
 
 
 @coded("image-published")
