@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import quantity
+from .policy.shape import sanitised
 from .policy.sweeps import variants_cell
 from .policy.table import policy
 from .policy.workload import dig, gpu_resources, resources, workload
@@ -91,7 +92,7 @@ def _workload_row(obj, w) -> Row:
         return lambda side: w.total(resource, side)
     pods, pods_shown, runtime = _pods_and_runtime(w)
     gpus = w.gpus()
-    shm = sum((quantity.parse(v["emptyDir"]["sizeLimit"]) for v in w.pod.get("volumes") or []
+    shm = sum((_amount(v["emptyDir"]["sizeLimit"]) for v in w.pod.get("volumes") or []
                if dig(v, "emptyDir", "medium") == "Memory" and dig(v, "emptyDir", "sizeLimit")), Fraction(0))
     if not gpus:
         gpu_hours = 0.0
@@ -120,13 +121,19 @@ def _claim_row(obj) -> Row:
     shown = " ".join(str(p) for p in (size, spec.get("storageClassName")) if p) + (f" ({modes})" if modes else "")
     cells = {k: "-" for k in COLUMNS if k not in ("stage", "kind", "name")}
     cells.update(storage=shown or "-", gpus="0", gpu_hours="0")
-    return Row(cells, storage=quantity.parse(size) if size else Fraction(0))
+    return Row(cells, storage=_amount(size) if size else Fraction(0))
+
+
+def _amount(value) -> Fraction:
+    """A size as a number; nothing for one that is not a quantity (the `quantity` rule reports it)."""
+    return quantity.parse(value) if quantity.is_quantity(value) else Fraction(0)
 
 
 def rows(source) -> list[Row]:
-    """One row per workload and per PersistentVolumeClaim of a source, in document order."""
+    """One row per workload and per PersistentVolumeClaim of a source, in document order, each object read
+    as the rules read it (malformed values left out: validate reports them)."""
     found = []
-    for obj in source.docs:
+    for obj in (sanitised(o, str(policy()["kubernetes_version"])) for o in source.docs):
         w = workload(obj)
         if w is None and obj.get("kind") != "PersistentVolumeClaim":
             continue

@@ -23,8 +23,8 @@ def parse(value) -> Fraction:
     Kubernetes quantity, negative, or beyond what Kubernetes can represent (`1e400`, `1e-400`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{value!r} is not a Kubernetes quantity {EXAMPLES}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity {EXAMPLES}")
+    if isinstance(value, float) and not math.isfinite(value):  # an unquoted 1e400 reads as inf
+        raise ValueError(f"{value!r} is not a finite number: quote the amount, and keep it within Kubernetes' range")
     text = repr(value) if isinstance(value, float) else str(value)
     match = _QUANTITY.fullmatch(text)
     if not match:

@@ -73,3 +73,16 @@ def test_unforeseen_failure_is_one_line_with_a_debug_hint(monkeypatch, tmp_path)
     monkeypatch.setenv(DEBUG_ENV, "1")
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "pod.yaml")])
     assert isinstance(result.exception, RecursionError)
+
+
+@pytest.mark.parametrize("memory, expect", [("1e400", "inf is not a finite number"),
+                                            ('"1e-400"', "'1e-400' is beyond what Kubernetes can represent"),
+                                            ("lots", "'lots' is not a Kubernetes quantity")])
+def test_unrepresentable_quantity_in_a_manifest_is_a_finding_in_validate_and_report(tmp_path, memory, expect):
+    (tmp_path / "pod.yaml").write_text(pod(memory=memory))
+    run = nautilus("validate", tmp_path / "pod.yaml")
+    assert (run.code, "Traceback" in run.err) == (1, False), run.err
+    assert f"quantity: spec.containers[0].resources.requests.memory: {expect}" in run.out
+    report = nautilus("report", tmp_path / "pod.yaml", "--format", "json")
+    assert (report.code, report.err) == (0, ""), report.err
+    assert '"errors": ' in report.out
