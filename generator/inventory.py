@@ -133,7 +133,7 @@ def rows(source) -> list[Row]:
     """One row per workload and per PersistentVolumeClaim of a source, in document order, each object read
     as the rules read it (malformed values left out: validate reports them)."""
     found = []
-    for obj in (sanitised(o, str(policy()["kubernetes_version"])) for o in source.docs):
+    for obj, _ in (sanitised(o, str(policy()["kubernetes_version"])) for o in source.docs):
         w = workload(obj)
         if w is None and obj.get("kind") != "PersistentVolumeClaim":
             continue
