@@ -37,6 +37,8 @@ def check(sources) -> list[Finding]:
     for source in sources:
         for obj in objects(source.docs):
             for where, resource, value in _amounts(obj):
+                if isinstance(value, (dict, list)):  # not even a scalar: kubeconform's schema finding says it
+                    continue
                 wrong = quantity.problem(resource, value, ranges)
                 if wrong:
                     findings.append(Finding(source.label, str(obj.get("kind", "")), str(dig(obj, "metadata", "name", default="") or ""),
