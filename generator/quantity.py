@@ -3,6 +3,7 @@ and range, and each resource's sane range (schemas/policy.yaml `quantities`), fo
 `nautilus validate` alike."""
 import math
 import re
+import reprlib
 from decimal import Decimal
 from fractions import Fraction
 
@@ -12,31 +13,37 @@ _SUFFIX = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }
 # <signedNumber><suffix>, the suffix a binary or decimal SI one or an exponent (k8s.io/apimachinery resource).
-_QUANTITY = re.compile(r"(?P<sign>[+-]?)(?P<num>\d+(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[+-]?\d+)|(?P<suffix>[KMGTPE]i|[numkMGTPE])?)")
+# Leading zeros of an exponent do not count (1e003 is 1e3, as Kubernetes reads it); digits are ASCII ones.
+# The exponent's digits start with a non-zero one, so the regex never backtracks through a run of zeros.
+_QUANTITY = re.compile(r"(?P<sign>[+-]?)(?P<num>\d+(?:\.\d*)?|\.\d+)"
+                       r"(?:[eE](?P<exp_sign>[+-]?)0*(?P<exp>[1-9]\d*|0)|(?P<suffix>[KMGTPE]i|[numkMGTPE])?)", re.ASCII)
 LARGEST = 2**63 - 1              # Kubernetes keeps a quantity in an int64 of base units ...
 FINEST = Fraction(1, 10**9)      # ... and nothing finer than 1n
 EXAMPLES = "(examples: 500m, 4, 16Gi, 512Mi)"
+_ECHO = reprlib.Repr()
+_ECHO.maxstring = _ECHO.maxother = 60  # a message quotes at most this much of a (perhaps megabyte-long) value
 
 
 def parse(value) -> Fraction:
     """The quantity as an exact Fraction of base units (cores, bytes); ValueError when it is not a
     Kubernetes quantity, negative, or beyond what Kubernetes can represent (`1e400`, `1e-400`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity {EXAMPLES}")
+        raise ValueError(f"{_ECHO.repr(value)} is not a Kubernetes quantity {EXAMPLES}")
     if isinstance(value, float) and not math.isfinite(value):  # an unquoted 1e400 reads as inf
-        raise ValueError(f"{value!r} is not a finite number: quote the amount, and keep it within Kubernetes' range")
+        raise ValueError(f"{_ECHO.repr(value)} is not a finite number: quote the amount, "
+                         "and keep it within Kubernetes' range")
     text = repr(value) if isinstance(value, float) else str(value)
     match = _QUANTITY.fullmatch(text)
     if not match:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity {EXAMPLES}")
+        raise ValueError(f"{_ECHO.repr(text)} is not a Kubernetes quantity {EXAMPLES}")
     if match["sign"] == "-" and Decimal(match["num"]):
-        raise ValueError(f"{text!r} is negative")
-    exponent = int(match["exp"]) if match["exp"] and len(match["exp"].lstrip("+-")) < 6 else None
+        raise ValueError(f"{_ECHO.repr(text)} is negative")
+    exponent = int(match["exp_sign"] + match["exp"]) if match["exp"] and len(match["exp"]) < 6 else None
     if match["exp"] and (exponent is None or abs(exponent) > 40):
-        raise ValueError(f"{text!r} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
+        raise ValueError(f"{_ECHO.repr(text)} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
     amount = Fraction(Decimal(match["num"])) * (Fraction(10) ** (exponent or 0)) * _SUFFIX[match["suffix"] or ""]
     if amount > LARGEST or 0 < amount < FINEST:
-        raise ValueError(f"{text!r} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
+        raise ValueError(f"{_ECHO.repr(text)} is beyond what Kubernetes can represent (1n to {LARGEST:.2e})")
     return amount
 
 
@@ -59,14 +66,11 @@ def problem(resource: str, value, ranges: dict) -> str | None:
         return None
     least, most = ranges[resource]
     if not parse(least) <= amount <= parse(most):
-        return f"{value!r} is outside {least} to {most}, the sane range for {resource} (policy.yaml quantities)"
+        return (f"{_ECHO.repr(value)} is outside {least} to {most}, "
+                f"the sane range for {resource} (policy.yaml quantities)")
     if resource == "cpu" and (amount * 1000).denominator != 1:
-        return f"{value!r} is finer than a millicore (1m)"
+        return f"{_ECHO.repr(value)} is finer than a millicore (1m)"
     return None
-
-
-def gib(value) -> float:
-    return float(parse(value) / 2**30)
 
 
 def format_bytes(amount: Fraction) -> str:

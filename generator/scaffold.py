@@ -68,7 +68,7 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
     """Every rule a fresh overlay must meet; the first one broken is a UsageError."""
     check_names(p, policy)
     gpu = policy["gpu"]
-    cpu = amount("--cpu", p.cpu, "8 or 1500m", "cpu", policy)
+    amount("--cpu", p.cpu, "8 or 1500m", "cpu", policy)
     memory = amount("--memory", p.memory, "16Gi", "memory", policy)
     shm = amount("--shm", p.shm, "8Gi", "memory", policy)
     scratch = amount("--scratch", p.scratch, "20Gi", "ephemeral-storage", policy)
@@ -109,7 +109,7 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
         raise UsageError(f"{', '.join(p.gpu_products)} is not offered as {p.gpu_resource}; the pod would never schedule",
                          f"pass --gpu-resource {' or '.join(offering(gpu, set(p.gpu_products)))}")
     if p.dev_pod:
-        check_dev_pod(p, policy, cpu, memory)
+        check_dev_pod(p, policy)
     if p.parallel is not None and not p.sweep:
         raise UsageError("--parallel given without --sweep", "add --sweep KEY=V1,V2 or drop --parallel")
     if p.sweep and p.nodes > 1:
@@ -154,13 +154,15 @@ def check_names(p: Project, policy: dict) -> None:
                          f"shorten NAME by {len(longest) - LABEL_MAX} characters")
 
 
-def check_dev_pod(p: Project, policy: dict, cpu: Fraction, memory: Fraction) -> None:
+def check_dev_pod(p: Project, policy: dict) -> None:
     pod = policy["workloads"]["interactive_pod"]
     ratio = Fraction(str(policy["requests"]["generator_limit_ratio"]))
     if p.gpus > pod["max_gpus"]:
         raise UsageError(f"--gpus {p.gpus} with --dev-pod: NRP allows {pod['max_gpus']} GPUs in an interactive pod",
                          f"use --gpus {pod['max_gpus']} or less, or drop --dev-pod")
-    if cpu * ratio > pod["max_cpu"] or memory * ratio > quantity.parse(pod["max_memory"]):
+    # the limits the overlay writes (rounded down), which the dev pod inherits from the training container
+    cpu, memory = quantity.parse(limits(p.cpu, ratio, "cpu")), quantity.parse(limits(p.memory, ratio, "bytes"))
+    if cpu > pod["max_cpu"] or memory > quantity.parse(pod["max_memory"]):
         raise UsageError(f"--cpu {p.cpu} / --memory {p.memory} with --dev-pod: the interactive pod's limits pass NRP's "
                          f"{pod['max_cpu']} CPU / {pod['max_memory']}", "lower --cpu/--memory or drop --dev-pod")
 

@@ -58,10 +58,6 @@ def pod_cpu_max(w: Workload, _):
         yield f"holds {quantity.format_cpu(_larger(w, 'cpu'))} CPU, a bare Pod may have at most {cap}"
 
 
-def _show(resource: str, amount: Fraction) -> str:
-    return quantity.format_cpu(amount) if resource == "cpu" else quantity.format_bytes(amount)
-
-
 def _ratio() -> Fraction:
     return Fraction(str(policy()["requests"]["limit_ratio_max"]))
 

@@ -82,3 +82,12 @@ def test_kustomize_output_beyond_the_bound_is_cut_off(tmp_path):
                          ids=["10000-deep-list", "200-deep-mapping"])
 def test_deep_documents_on_stdin_are_refused(text):
     refused(nautilus("validate", "-", stdin=text.encode()), "nests deeper than 64 levels", within=10)
+
+
+def test_a_megabyte_long_quantity_is_one_short_finding_at_once(tmp_path):
+    (tmp_path / "pod.yaml").write_text(pod(memory='"1e' + "0" * 1_000_000 + 'x"'))
+    run = nautilus("validate", tmp_path / "pod.yaml")
+    assert (run.code, "Traceback" in run.err) == (1, False)
+    assert "quantity: spec.containers[0].resources.limits.memory: '1e000" in run.out
+    assert max(len(line) for line in run.out.splitlines()) < 400
+    assert run.seconds < 10
