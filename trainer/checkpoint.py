@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import atomic, config, models
+from .errors import UsageError
 
 PATTERN = re.compile(r"^step_(\d+)\.pt$")
 
@@ -155,7 +156,7 @@ def load_latest(folder: Path, log=lambda msg: print(msg, file=sys.stderr, flush=
             log(f"warning: checkpoint {path} is unreadable ({e.__class__.__name__}: {_first_line(e)}); "
                 f"trying the previous one")
     if paths:
-        raise config.UsageError(f"no readable checkpoint in {folder} ({len(paths)} corrupt)",
+        raise UsageError(f"no readable checkpoint in {folder} ({len(paths)} corrupt)",
                          "delete that folder to start the run over, or pick another run name")
     return None, None
 

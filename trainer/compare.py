@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from . import atomic, cli, safe_yaml
-from .config import UsageError
+from .errors import UsageError
 from .variants import MAX_VARIANTS, value_text
 
 RECORD = "variant.json"  # written by trainer.sweep

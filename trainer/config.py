@@ -9,17 +9,9 @@ import jsonschema
 from ruamel.yaml import YAML
 
 from . import safe_yaml
+from .errors import UsageError
 
 SCHEMA_NAME = "train-config.schema.json"
-
-
-class UsageError(Exception):
-    """Bad input the user can fix; printed as `error: <what>; <how to fix>`, exit code 2.
-
-    Takes one preformatted message too, so DataLoader workers can re-raise it in the main process."""
-
-    def __init__(self, what: str, fix: str | None = None):
-        super().__init__(what if fix is None else f"{what}; {fix}")
 
 
 def schema_path(name: str = SCHEMA_NAME) -> Path:
@@ -94,12 +86,8 @@ def nonfinite(node, key: str = ""):
 def load(path: str | Path | None, overrides=(), text: str | None = None) -> dict:
     """Read train.yaml (or `text`), apply overrides, validate, fill defaults. Raises UsageError."""
     source = str(path) if path is not None else "config"
-    try:  # bounded: size, depth and alias expansion (an alias bomb fails in milliseconds), UTF-8, no FIFO
-        if text is None:
-            text = safe_yaml.read_text(path, source)
-        cfg = safe_yaml.load(text, source)
-    except safe_yaml.YAMLInputError as e:
-        raise UsageError(e.what, e.fix) from None
+    # bounded: size, depth and alias expansion (an alias bomb fails in milliseconds), UTF-8, no FIFO
+    cfg = safe_yaml.load(safe_yaml.read_text(path, source) if text is None else text, source)
     if cfg is None:
         cfg = {}
     if not isinstance(cfg, dict):

@@ -8,7 +8,7 @@ after finite losses. Ranks agree over the control group, so all of them stop at 
 import torch
 import torch.distributed as dist
 
-from .config import UsageError
+from .errors import UsageError
 from .step import LOSS_NAMES
 
 

@@ -9,7 +9,6 @@ any real manifest or config (a rendered overlay is ~10 KB, ~1,000 nodes, depth ~
 Every failure is one YAMLInputError whose message is a single line: `what` and `fix`.
 """
 import os
-import re
 import stat
 import sys
 
@@ -18,23 +17,16 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
                                 ScalarEvent)
 
+from .errors import UsageError, one_line  # noqa: F401 (one_line: generator/errors.py imports it from here)
+
 MAX_BYTES = 8 * 2**20       # a file, stdin, or kustomize's output
 MAX_DEPTH = 64              # nested mappings and lists (Kubernetes objects nest about 12 deep)
 MAX_NODES = 100_000         # scalars and collections, each alias counted as a copy of what it names
 
 
-class YAMLInputError(ValueError):
-    """Input that is too big, too deep, too expanded, not UTF-8, or not YAML; str() is one line."""
-
-    def __init__(self, what: str, fix: str):
-        self.what, self.fix = one_line(what), one_line(fix)
-        super().__init__(f"{self.what}; {self.fix}")
-
-
-def one_line(text: str) -> str:
-    """text on one printable line: runs of whitespace become one space, other control characters escapes."""
-    text = " ".join(str(text).split())
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m[0]):02x}", text)
+class YAMLInputError(UsageError, ValueError):
+    """Input that is too big, too deep, too expanded, not UTF-8, or not YAML; str() is one line.
+    Also a ValueError, for callers that catch that."""
 
 
 def read_text(path, source: str | None = None, max_bytes: int = MAX_BYTES) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.config import UsageError as DataError  # one error type for the package: `error: <what>; <fix>`, exit 2
+from trainer.errors import UsageError
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
@@ -38,10 +38,10 @@ def resolve(root: Path, name: str, *, hashes: bool = False) -> Path:
     try:
         version = (folder / LATEST).read_text().strip()
     except FileNotFoundError:
-        raise DataError(f"dataset {name!r} is not prepared under {folder}",
+        raise UsageError(f"dataset {name!r} is not prepared under {folder}",
                         "run the data Job (python -m trainer.prepare --config ... --root ...) first") from None
     if not version or version.startswith(".") or "/" in version:
-        raise DataError(f"{folder / LATEST} names no valid version ({version!r})", "re-run trainer.prepare to republish")
+        raise UsageError(f"{folder / LATEST} names no valid version ({version!r})", "re-run trainer.prepare to republish")
     version_dir = folder / version
     verify(version_dir, hashes=hashes)
     return version_dir
@@ -51,9 +51,9 @@ def read_manifest(version_dir: Path) -> dict:
     try:
         manifest = json.loads((Path(version_dir) / MANIFEST).read_text())
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read the manifest of {version_dir} ({e})", "re-run trainer.prepare to republish") from None
+        raise UsageError(f"cannot read the manifest of {version_dir} ({e})", "re-run trainer.prepare to republish") from None
     if not isinstance(manifest, dict) or not {"name", "version", "splits", "files", "archive"} <= manifest.keys():
-        raise DataError(f"the manifest of {version_dir} is incomplete", "re-run trainer.prepare to republish")
+        raise UsageError(f"the manifest of {version_dir} is incomplete", "re-run trainer.prepare to republish")
     return manifest
 
 
@@ -68,20 +68,20 @@ def verify(version_dir: Path, *, hashes: bool = True, archive: bool = True) -> d
         size = path.stat().st_size if path.is_file() else None
         if size != entry["bytes"] or (hashes and file_sha256(path) != entry["sha256"]):
             what = "is missing" if size is None else "does not match the manifest"
-            raise DataError(f"{path} {what}", "the dataset version is damaged: re-run trainer.prepare to publish a new one")
+            raise UsageError(f"{path} {what}", "the dataset version is damaged: re-run trainer.prepare to publish a new one")
     return manifest
 
 
 def open_split(version_dir: Path, split: str) -> np.ndarray:
     """The split's images, memory-mapped: len() images, [i] is an HxWx3 uint8 array at load size."""
     if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
+        raise UsageError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     info = read_manifest(version_dir)["splits"].get(split)
     if info is None:
-        raise DataError(f"the dataset in {version_dir} has no {split} images", f"add {split}/ to the source and re-run trainer.prepare")
+        raise UsageError(f"the dataset in {version_dir} has no {split} images", f"add {split}/ to the source and re-run trainer.prepare")
     images = np.load(Path(version_dir) / info["shard"], mmap_mode="r")
     if images.dtype != np.uint8 or list(images.shape) != info["shape"]:
-        raise DataError(f"{info['shard']} in {version_dir} has shape {images.shape}, manifest says {info['shape']}",
+        raise UsageError(f"{info['shard']} in {version_dir} has shape {images.shape}, manifest says {info['shape']}",
                         "re-run trainer.prepare to republish")
     return images
 

@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 from . import atomic, cli
-from .config import SCHEMA_NAME, UsageError, dump, load, load_schema
+from .config import SCHEMA_NAME, dump, load, load_schema
+from .errors import UsageError
 from .variants import SWEEP_SCHEMA_NAME, SweepError, Variant, apply, expand, read
 
 STAGES = {"trainer.train": "trainer.train", "trainer.prepare": "trainer.prepare.__main__"}  # stage -> module with main(argv)

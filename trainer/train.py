@@ -30,8 +30,9 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import atomic, checkpoint as ckpt, cli, finite, volume
-from .config import UsageError, dump as dump_config, load as load_config
+from . import atomic, checkpoint as ckpt, cli, errors, finite, volume
+from .config import dump as dump_config, load as load_config
+from .errors import UsageError
 from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
 from .models import build, unfit_crop
@@ -123,7 +124,7 @@ def on_main(fn, main_rank: bool, world: int, group) -> None:
             fn()
         except Exception as e:
             failed = e
-    code = [None if failed is None else 2 if isinstance(failed, UsageError) else 1]
+    code = [None if failed is None else errors.USAGE if isinstance(failed, UsageError) else errors.UNEXPECTED]
     if world > 1:
         dist.broadcast_object_list(code, src=0, group=group)
     if failed is not None:
@@ -268,7 +269,7 @@ def train(cfg: dict, root: Path) -> int:
         except finite.Diverged:
             if main_rank:
                 raise
-            raise SystemExit(2) from None  # rank 0 says it, once
+            raise SystemExit(errors.USAGE) from None  # rank 0 says it, once
 
     def save_checkpoint(reason: str) -> None:
         guard()

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt, cli, volume
-from .config import UsageError
+from .errors import UsageError
 from .data import IMAGE_EXTENSIONS, to_tensor
 from .models import generator_from_state, load_generator
 from .train import save_image

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
-from .config import UsageError
+from .errors import UsageError
 
 # NRP's bands, in percent of the request, mirrored from schemas/policy.yaml's `utilisation` (the image
 # cannot read that file; tests/trainer/test_usage.py keeps the two equal).

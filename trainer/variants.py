@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass
 
 import jsonschema
+
 from . import safe_yaml
 from .config import describe
+from .errors import UsageError
 
 SWEEP_SCHEMA_NAME = "sweep.schema.json"
 MAX_VARIANTS = 64
@@ -19,12 +21,8 @@ MAX_BYTES = 64 * 1024
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class SweepError(ValueError):
-    """A sweep that cannot run; printed as `error: <what>; <how to fix>`."""
-
-    def __init__(self, what: str, fix: str):
-        super().__init__(f"{what}; {fix}")
-        self.what, self.fix = what, fix
+class SweepError(UsageError, ValueError):
+    """A sweep that cannot run; printed as `error: <what>; <how to fix>`. Also a ValueError, for callers that catch that."""
 
 
 @dataclass(frozen=True)

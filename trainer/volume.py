@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .config import UsageError
+from .errors import UsageError
 
 FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # EDQUOT: CephFS quotas; EFBIG: a file-size limit
 REFUSED = {errno.EROFS, errno.EACCES, errno.EPERM}

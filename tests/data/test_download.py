@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from trainer.prepare.download import fetch
-from trainer.shards import DataError
+from trainer.errors import UsageError
 
 BODY = np.random.default_rng(7).bytes(3 << 20)
 
@@ -39,7 +39,7 @@ def test_retries_5xx_with_backoff(served, tmp_path):
 
 
 def test_4xx_is_a_clear_error_without_retry(served, tmp_path):
-    with pytest.raises(DataError, match="HTTP 404.*check dataset"):
+    with pytest.raises(UsageError, match="HTTP 404.*check dataset"):
         fetch(served.url("/missing.zip"), tmp_path / "missing.zip", backoff=0.01, log=lambda _: None)
     assert len(served.log) == 1
     assert not (tmp_path / "missing.zip").exists()
@@ -47,14 +47,14 @@ def test_4xx_is_a_clear_error_without_retry(served, tmp_path):
 
 def test_gives_up_after_the_last_attempt(served, tmp_path):
     served.faults["/ds.zip"] = ["503"] * 3
-    with pytest.raises(DataError, match="failed 3 times"):
+    with pytest.raises(UsageError, match="failed 3 times"):
         fetch(served.url("/ds.zip"), tmp_path / "ds.zip", attempts=3, backoff=0.01, log=lambda _: None)
 
 
 def test_sha256_is_checked(served, tmp_path):
     good = hashlib.sha256(BODY).hexdigest()
     assert fetch(served.url("/ds.zip"), tmp_path / "a.zip", sha256=good, log=lambda _: None).exists()
-    with pytest.raises(DataError, match="expected 0000"):
+    with pytest.raises(UsageError, match="expected 0000"):
         fetch(served.url("/ds.zip"), tmp_path / "b.zip", sha256="0" * 64, log=lambda _: None)
     assert not (tmp_path / "b.zip").exists()
 

@@ -5,11 +5,12 @@ import time
 
 import pytest
 
+from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.cpus import available_cpus, cgroup_quota
 from trainer.prepare.publish import Lock
 from trainer.prepare.source import Spec
-from trainer.shards import DataError, open_split, resolve
+from trainer.shards import open_split, resolve
 
 
 def test_a_lock_without_heartbeat_is_broken_after_stale_after(tmp_path):
@@ -41,17 +42,17 @@ def test_a_beating_lock_is_waited_for(tmp_path):
 
 
 def test_resolve_reports_missing_and_damaged_datasets(dataset, tmp_path):
-    with pytest.raises(DataError, match="dataset 'ds' is not prepared.*run the data Job"):
+    with pytest.raises(UsageError, match="dataset 'ds' is not prepared.*run the data Job"):
         resolve(tmp_path, "ds")
     version = prepare(Spec("ds", path=str(dataset), load_size=8), tmp_path, log=lambda _: None)
-    with pytest.raises(DataError, match="unknown split"):
+    with pytest.raises(UsageError, match="unknown split"):
         open_split(version, "valA")
     shard = version / "shards" / "trainB.npy"
     data = bytearray(shard.read_bytes())
     data[-1] ^= 0xFF
     shard.write_bytes(bytes(data))
     assert resolve(tmp_path, "ds") == version  # sizes match: the cheap check passes
-    with pytest.raises(DataError, match="trainB.npy does not match the manifest"):
+    with pytest.raises(UsageError, match="trainB.npy does not match the manifest"):
         resolve(tmp_path, "ds", hashes=True)
     # the next preparer notices and publishes a good version instead of trusting the damaged one
     lines = []

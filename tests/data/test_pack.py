@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import zstandard
 
+from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.prepare.archive import extract
 from trainer.prepare.pack import ParallelGzip, pack, unpack
 from trainer.prepare.source import Spec
-from trainer.shards import DataError, open_split, resolve, stage
+from trainer.shards import open_split, resolve, stage
 
 DATA = np.random.default_rng(3).integers(0, 8, 5 << 20, dtype=np.uint8).tobytes()  # compressible, 5 blocks
 
@@ -42,7 +43,7 @@ def test_a_truncated_archive_is_reported(dataset, tmp_path):
     archive = tmp_path / "ds.tar.zst"
     pack(dataset, archive, "zstd", threads=2)
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    with pytest.raises(DataError, match="is corrupt"):
+    with pytest.raises(UsageError, match="is corrupt"):
         unpack(archive, tmp_path / "out")
 
 
@@ -67,7 +68,7 @@ def test_unsafe_tar_entries_are_refused(tmp_path, entry, message):
     if entry == "absolute":  # inside tmp_path, so a regression cannot write anywhere that matters
         entry = tarfile.TarInfo(str(tmp_path / "evil"))
     archive.write_bytes(tar_with(entry() if callable(entry) else entry, b"x"))
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(UsageError, match=message):
         extract(archive, tmp_path / "out")
     assert not (tmp_path / "evil").exists()
 
@@ -78,7 +79,7 @@ def test_zip_symlinks_are_refused(tmp_path):
     archive = tmp_path / "links.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(link, "/etc/passwd")
-    with pytest.raises(DataError, match="'ds/trainA/link.jpg' is a link or special file"):
+    with pytest.raises(UsageError, match="'ds/trainA/link.jpg' is a link or special file"):
         extract(archive, tmp_path / "out")
 
 
@@ -86,7 +87,7 @@ def test_archives_expanding_beyond_the_limit_are_refused(tmp_path):
     archive = tmp_path / "bomb.tar.gz"
     archive.write_bytes(tar_with(tarfile.TarInfo("ds/trainA/zeros.bin"), bytes(1 << 20)))
     assert archive.stat().st_size < 10_000
-    with pytest.raises(DataError, match="expands beyond 100000 bytes"):
+    with pytest.raises(UsageError, match="expands beyond 100000 bytes"):
         extract(archive, tmp_path / "out", max_bytes=100_000)
 
 
@@ -112,6 +113,6 @@ def test_unpack_never_writes_outside_dest(tmp_path):
     (tmp_path / "dest").mkdir()
     try:
         unpack(archive, tmp_path / "dest")
-    except DataError:
+    except UsageError:
         pass  # refusing the whole archive is fine too
     assert not (tmp_path / "escaped").exists() and not Path("/tmp/absolute-escape-probe").exists()

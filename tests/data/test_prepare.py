@@ -13,9 +13,10 @@ from PIL import Image
 from torchvision import transforms
 
 from .support import REPO, SPLIT_COUNTS, zip_folder
+from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.prepare.source import Spec, load_spec
-from trainer.shards import DataError, open_split, resolve
+from trainer.shards import open_split, resolve
 
 SIZE = 16
 
@@ -165,7 +166,7 @@ def test_config_file_and_flags(dataset, tmp_path):
     assert (spec.name, spec.path, spec.load_size, spec.compression) == ("ds", str(dataset), SIZE, "gzip")
     assert load_spec(config, url="https://example.org/x.zip").path is None  # a source flag replaces the file's
     config.write_text("dataset:\n  name: ds\n  load_size: 3\n")
-    with pytest.raises(DataError, match="load_size"):
+    with pytest.raises(UsageError, match="load_size"):
         load_spec(config)
 
 
@@ -173,7 +174,7 @@ def test_catalogue_names_and_unknown_names(tmp_path):
     from trainer.prepare.source import source_url
     assert source_url(Spec("horse2zebra")) == "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
     assert source_url(Spec("maps", base_url="http://mirror/x/")) == "http://mirror/x/maps.zip"
-    with pytest.raises(DataError, match="cityscapes-dataset.com"):
+    with pytest.raises(UsageError, match="cityscapes-dataset.com"):
         source_url(Spec("cityscapes"))
     code, _, err = run_cli(tmp_path, "--name", "nosuchset")
     assert code == 2 and err.startswith("error: 'nosuchset' is not in the CycleGAN catalogue; set dataset.url")

@@ -9,7 +9,8 @@ import time
 import pytest
 import torch
 
-from trainer import cli
+from trainer import cli, volume
+from trainer.errors import UsageError
 from trainer.train import main as train_main
 from trainer.translate import main as translate_main
 from trainer.models import ResnetGenerator
@@ -127,14 +128,34 @@ def test_prepare_flags(tmp_path, args, expected):
 
 
 def test_the_safety_net_is_one_line_and_the_debug_variable_shows_the_traceback(capsys, monkeypatch):
-    """For what no check foresaw: exit 1, one line naming the exception and NAUTILUS_DEBUG."""
+    """For what no check foresaw: exit 3, one line naming the exception and NAUTILUS_DEBUG."""
     def broken():
         return {}["missing"]
 
     monkeypatch.delenv(cli.DEBUG, raising=False)
-    assert cli.run(broken) == 1
+    assert cli.run(broken) == 3
     err = capsys.readouterr().err
     assert err == f"error: unexpected KeyError: 'missing'; re-run with {cli.DEBUG}=1 for the traceback and report it\n"
-    code = "from trainer import cli; cli.run(lambda: {}['missing'])"
+    code = "import sys; from trainer import cli; sys.exit(cli.run(lambda: {}['missing']))"
     proc = subprocess.run([PYTHON, "-c", code], env={**ENV, cli.DEBUG: "1"}, cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 1 and "Traceback (most recent call last)" in proc.stderr and "KeyError" in proc.stderr
+    assert proc.returncode == 3 and "Traceback (most recent call last)" in proc.stderr and "KeyError" in proc.stderr
+
+
+class _RefusingDataset(torch.utils.data.Dataset):
+    def __init__(self, error):
+        self.error = error
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [UsageError("cannot decode a.png: broken", "replace or delete the file"),
+                                   volume.Full("no space left on the volume holding /data", "enlarge the volume")])
+def test_a_usage_error_in_a_dataloader_worker_stays_one_line_exit_2(capsys, error):
+    """The worker's error comes back carrying the worker's traceback: the line is still `error: <what>; <fix>`."""
+    loader = torch.utils.data.DataLoader(_RefusingDataset(error), num_workers=1)
+    assert cli.run(lambda: next(iter(loader))) == 2
+    assert capsys.readouterr().err == f"error: {error}\n"

@@ -23,6 +23,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from urllib.parse import urlparse
 
+from trainer.errors import UsageError
 from trainer.prepare.archive import DEFAULT_MAX_BYTES, extract, find_layout
 from trainer.prepare.download import fetch
 from trainer import volume
@@ -31,14 +32,14 @@ from trainer.prepare.pack import LEVELS, SUFFIXES, pack
 from trainer.atomic import write_text
 from trainer.prepare.publish import Busy, Lock, new_version_name, publish
 from trainer.prepare.source import FORMAT_VERSION, Spec, fingerprint, local_file, source_url
-from trainer.shards import LATEST, MANIFEST, SPLITS, DataError, dataset_dir, file_sha256, read_manifest, resolve, verify
+from trainer.shards import LATEST, MANIFEST, SPLITS, dataset_dir, file_sha256, read_manifest, resolve, verify
 
 
 def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int = DEFAULT_MAX_BYTES,
             stale_after: float = 120.0, backoff: float = 2.0, log=print, published_only: bool = False) -> Path:
     """Publish spec's dataset under root (unless it already is) and return the version folder.
 
-    published_only: never build; DataError unless the version is already published (the train Job's
+    published_only: never build; UsageError unless the version is already published (the train Job's
     check: a GPU pod must not wait while a dataset is prepared).
     """
     folder = dataset_dir(root, spec.name)
@@ -48,7 +49,7 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
             _tidy(folder, stale_after, log)
         return current
     if published_only:
-        raise DataError(f"dataset {spec.name!r} is not published under {folder} for this train.yaml",
+        raise UsageError(f"dataset {spec.name!r} is not published under {folder} for this train.yaml",
                         "the data stage prepares it on a CPU node: apply the stages storage, config and data, wait "
                         "for the data Job, then delete and re-apply the train Job (docs/workflow.md)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,7 @@ def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int 
             manifest.update(version=name, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             write_text(build / MANIFEST, json.dumps(manifest, indent=1) + "\n")  # the build's last file
             version = publish(build, folder, name)
-        except DataError as e:
+        except UsageError as e:
             if download and not isinstance(e, volume.Full):  # bad content: fetch it afresh next time
                 download.unlink(missing_ok=True)  # (an interrupted download's .part stays)
             raise
@@ -109,7 +110,7 @@ def _published(root: Path, name: str, mark: str, log, quiet: bool = False) -> Pa
             quiet or log(f"prepare: {name}: the source or settings changed since {version.name}; building a new version")
             return None
         verify(version, hashes=True)
-    except DataError as e:
+    except UsageError as e:
         quiet or log(f"prepare: {name}: the published version is unusable ({e}); building a new one")
         return None
     log(f"prepare: {name} is already published as {version.name}; nothing to do")
@@ -135,10 +136,10 @@ def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: i
     else:
         archive = local_file(url) or fetch(url, download, sha256=spec.sha256, backoff=backoff, log=log)
         if not archive.is_file():
-            raise DataError(f"{url} does not exist", "fix dataset.url")
+            raise UsageError(f"{url} does not exist", "fix dataset.url")
         archive_sha = file_sha256(archive)
         if spec.sha256 and archive_sha != spec.sha256:
-            raise DataError(f"{url} has sha256 {archive_sha}, expected {spec.sha256}", "fix dataset.sha256 or the URL")
+            raise UsageError(f"{url} has sha256 {archive_sha}, expected {spec.sha256}", "fix dataset.sha256 or the URL")
         source = {"kind": "url" if spec.url else "catalogue", "url": url, "sha256": archive_sha, "bytes": archive.stat().st_size}
         log(f"prepare: extracting {archive.name} ({archive.stat().st_size} bytes)")
         extract(archive, build / ".extracted", max_bytes)
@@ -150,7 +151,7 @@ def _build(spec: Spec, mark: str, build: Path, download: Path | None, threads: i
         images, skipped = list_images(layout / split) if (layout / split).is_dir() else ([], 0)
         if not images:
             if split.startswith("train"):
-                raise DataError(f"{split}/ holds no images", "a CycleGAN dataset needs images in trainA/ and trainB/")
+                raise UsageError(f"{split}/ holds no images", "a CycleGAN dataset needs images in trainA/ and trainB/")
             continue
         log(f"prepare: {split}: {len(images)} images" + (f" ({skipped} other files skipped)" if skipped else ""))
         listed[split] = images

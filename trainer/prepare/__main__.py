@@ -14,10 +14,11 @@ from pathlib import Path
 
 from trainer import cli, volume
 from trainer.cpus import available_cpus
+from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.prepare.archive import DEFAULT_MAX_BYTES
 from trainer.prepare.source import load_spec
-from trainer.shards import LATEST, DataError, dataset_dir
+from trainer.shards import LATEST, dataset_dir
 from trainer.usage import Monitor
 
 MAX_THREADS = 1024
@@ -45,11 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> int:
     if not args.config and not args.name:
-        raise DataError("no dataset given", "pass --config train.yaml, or --name (with --url or --path for non-catalogue data)")
+        raise UsageError("no dataset given", "pass --config train.yaml, or --name (with --url or --path for non-catalogue data)")
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
-        raise DataError(f"--threads {args.threads} is not between 1 and {MAX_THREADS}", "leave it out to use the CPUs the pod was given")
+        raise UsageError(f"--threads {args.threads} is not between 1 and {MAX_THREADS}", "leave it out to use the CPUs the pod was given")
     if args.max_extract_bytes < 1:
-        raise DataError(f"--max-extract-bytes {args.max_extract_bytes} is not positive", "leave it out for the 64 GiB default")
+        raise UsageError(f"--max-extract-bytes {args.max_extract_bytes} is not positive", "leave it out for the 64 GiB default")
     spec = load_spec(args.config, name=args.name, url=args.url, path=args.path, sha256=args.sha256,
                      base_url=args.base_url, load_size=args.load_size, keep_originals=args.keep_originals,
                      compression=args.compression)

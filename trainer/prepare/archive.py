@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from trainer.shards import DataError
+from trainer.errors import UsageError
 
 DEFAULT_MAX_BYTES = 64 << 30
 CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, NotImplementedError)
@@ -28,9 +28,9 @@ def extract(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> No
             with tarfile.open(archive, "r:*") as tf:
                 extract_tar(tf, dest, max_bytes)
         else:
-            raise DataError(f"{archive.name} is neither a zip nor a tar archive", "point dataset.url at a .zip or .tar[.gz] archive")
+            raise UsageError(f"{archive.name} is neither a zip nor a tar archive", "point dataset.url at a .zip or .tar[.gz] archive")
     except CORRUPT as e:
-        raise DataError(f"archive {archive.name} is corrupt ({e})", "download it again or fix the source archive") from None
+        raise UsageError(f"archive {archive.name} is corrupt ({e})", "download it again or fix the source archive") from None
 
 
 def _extract_zip(zf: zipfile.ZipFile, dest: Path, max_bytes: int) -> None:
@@ -38,7 +38,7 @@ def _extract_zip(zf: zipfile.ZipFile, dest: Path, max_bytes: int) -> None:
     for info in zf.infolist():
         target = dest / _safe(info.filename)
         if (info.external_attr >> 16) & 0o170000 not in (0, 0o100000, 0o040000):  # S_IFMT: allow only regular/dir
-            raise DataError(f"archive entry {info.filename!r} is a link or special file", "use an archive of plain files")
+            raise UsageError(f"archive entry {info.filename!r} is a link or special file", "use an archive of plain files")
         if info.is_dir():
             folders.make(target)
             continue
@@ -61,7 +61,7 @@ def extract_tar(tf: tarfile.TarFile, dest: Path, max_bytes: int = DEFAULT_MAX_BY
             with tf.extractfile(member) as src, open(target, "wb") as out:
                 _copy(src, out, budget, member.size)
         else:
-            raise DataError(f"archive entry {member.name!r} is a link or special file", "use an archive of plain files")
+            raise UsageError(f"archive entry {member.name!r} is a link or special file", "use an archive of plain files")
 
 
 def find_layout(folder: Path) -> Path:
@@ -71,14 +71,14 @@ def find_layout(folder: Path) -> Path:
         if (candidate / "trainA").is_dir() and (candidate / "trainB").is_dir():
             return candidate
     found = ", ".join(p.name + "/" for p in sorted(folder.iterdir())) or "nothing"
-    raise DataError(f"no trainA/ and trainB/ folders in the dataset (found: {found})",
+    raise UsageError(f"no trainA/ and trainB/ folders in the dataset (found: {found})",
                     "a CycleGAN dataset needs trainA/ and trainB/ (testA/, testB/ optional), at the top or in one folder")
 
 
 def _safe(name: str) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise DataError(f"archive entry {name!r} points outside the extraction folder",
+        raise UsageError(f"archive entry {name!r} points outside the extraction folder",
                         "refusing an unsafe (zip-slip) archive: use a trusted source")
     return path
 
@@ -104,7 +104,7 @@ class _Budget:
     def claim(self, n: int) -> None:
         self.left -= n
         if self.left < 0:
-            raise DataError(f"archive expands beyond {self.max_bytes} bytes",
+            raise UsageError(f"archive expands beyond {self.max_bytes} bytes",
                             "raise --max-extract-bytes if the dataset really is that big")
 
 

@@ -14,7 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from trainer.shards import DataError, file_sha256
+from trainer.errors import UsageError
+from trainer.shards import file_sha256
 
 CHUNK = 256 << 10  # small reads: a reset connection loses at most what the kernel held
 RETRYABLE = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
@@ -37,7 +38,7 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, attempts: int = 8,
                 break
             except (_Retry, *RETRYABLE) as e:
                 if attempt == attempts - 1:
-                    raise DataError(f"download of {url} failed {attempts} times (last: {e})",
+                    raise UsageError(f"download of {url} failed {attempts} times (last: {e})",
                                     "check the URL and the network, then re-run: it resumes where it stopped") from None
                 delay = backoff * 2 ** attempt
                 log(f"download: {e}; retry {attempt + 1}/{attempts - 1} in {delay:.0f}s, "
@@ -47,7 +48,7 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, attempts: int = 8,
         part.rename(dest)
     if sha256 and (actual := file_sha256(dest)) != sha256:
         dest.unlink()
-        raise DataError(f"{url} has sha256 {actual}, expected {sha256}", "fix dataset.sha256 or the URL; the file was deleted")
+        raise UsageError(f"{url} has sha256 {actual}, expected {sha256}", "fix dataset.sha256 or the URL; the file was deleted")
     return dest
 
 
@@ -65,7 +66,7 @@ def _get_rest(url: str, part: Path, timeout: float, log) -> None:
             raise _Retry("server refused the resume range; starting over") from None
         if e.code >= 500 or e.code == 429:
             raise _Retry(f"HTTP {e.code} {e.reason}") from None
-        raise DataError(f"{url} answered HTTP {e.code} {e.reason}",
+        raise UsageError(f"{url} answered HTTP {e.code} {e.reason}",
                         "check dataset.name / dataset.url / dataset.base_url in train.yaml") from None
     with response:
         if have and response.status != 206:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trainer.shards import DataError
+from trainer.errors import UsageError
 
 # The reference's IMG_EXTENSIONS (data/image_folder.py), compared case-insensitively.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp"}
@@ -33,7 +33,7 @@ def load_resized(path: Path, size: int) -> np.ndarray:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path.parent.name}/{path.name} is not a decodable image ({e})",
+        raise UsageError(f"{path.parent.name}/{path.name} is not a decodable image ({e})",
                         "remove or replace it in the dataset source") from None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import zstandard
 
 from trainer.prepare.archive import CORRUPT
-from trainer.shards import DataError
+from trainer.errors import UsageError
 
 SUFFIXES = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
 LEVELS = {"zstd": 3, "gzip": 6}  # each tool's default level
@@ -70,7 +70,7 @@ def unpack(archive: Path, dest: Path) -> None:
             errors.seek(0)
             said = errors.read().decode(errors="replace").strip().splitlines()
             reason = reason or (said[-1] if said else f"tar exit code {tar.returncode}")
-            raise DataError(f"archive {archive} is corrupt ({reason})", "re-run trainer.prepare to publish a new version")
+            raise UsageError(f"archive {archive} is corrupt ({reason})", "re-run trainer.prepare to publish a new version")
 
 
 def _compressor(raw, compression: str, threads: int):

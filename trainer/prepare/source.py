@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from ruamel.yaml import YAML
 
 from trainer import config
-from trainer.shards import DataError
+from trainer.errors import UsageError
 
 CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 FORMAT_VERSION = 1  # bump when the shard layout changes: published versions then get rebuilt
@@ -50,9 +50,9 @@ def source_url(spec: Spec) -> str | None:
         return spec.url
     catalogue = YAML(typ="safe").load(CATALOGUE.read_text())
     if spec.name in catalogue["not_hosted"]:
-        raise DataError(f"{spec.name} is not downloadable", catalogue["not_hosted"][spec.name])
+        raise UsageError(f"{spec.name} is not downloadable", catalogue["not_hosted"][spec.name])
     if spec.name not in catalogue["names"]:
-        raise DataError(f"{spec.name!r} is not in the CycleGAN catalogue",
+        raise UsageError(f"{spec.name!r} is not in the CycleGAN catalogue",
                         f"set dataset.url or dataset.path, or use one of {', '.join(catalogue['names'])}")
     return (spec.base_url or catalogue["base_url"]).rstrip("/") + f"/{spec.name}.zip"
 
@@ -63,7 +63,7 @@ def fingerprint(spec: Spec) -> str:
     if spec.path:  # a local folder: its listing stands for its content
         root = Path(spec.path)
         if not root.is_dir():
-            raise DataError(f"dataset.path {root} is not a folder", "point dataset.path at a folder with trainA/ and trainB/")
+            raise UsageError(f"dataset.path {root} is not a folder", "point dataset.path at a folder with trainA/ and trainB/")
         identity["listing"] = sorted(
             (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file())
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
