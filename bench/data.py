@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.prepare import prepare  # noqa: E402
 from trainer.cpus import available_cpus  # noqa: E402
 from trainer.prepare.images import list_images, load_resized  # noqa: E402
-from trainer.prepare.pack import pack, unpack  # noqa: E402
+from trainer.prepare.pack import pack  # noqa: E402
 from trainer.prepare.source import Spec  # noqa: E402
-from trainer.shards import open_split, read_manifest, stage  # noqa: E402
+from trainer.shards import open_split, read_manifest, stage, unpack  # noqa: E402
 
 LOAD_SIZE = 286
 

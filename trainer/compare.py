@@ -60,7 +60,7 @@ def scalars(folder: Path) -> dict[str, list[float]]:
     """TensorBoard scalars of a run: tag -> values in step order (empty without event files)."""
     if not list(folder.glob("events.out.tfevents.*")):
         return {}
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # slow; only with event files
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     return {tag: [e.value for e in sorted(events.Scalars(tag), key=lambda e: e.step)] for tag in events.Tags()["scalars"]}
@@ -86,6 +86,7 @@ def test_metrics(folder: Path, config: dict, root: Path, max_images: int) -> tup
     generators = [folder / "generators" / f"latest_net_{k}.pth" for k in ("G_A", "G_B")]
     if not all(p.is_file() for p in generators):
         return "no generators yet"
+    # Here, not at the top: the rest of compare (tables, sample strips) runs without torch installed.
     import torch
 
     from .data import center_sample, open_splits

@@ -12,9 +12,9 @@ import zstandard
 from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.prepare.archive import extract
-from trainer.prepare.pack import ParallelGzip, pack, unpack
+from trainer.prepare.pack import ParallelGzip, pack
 from trainer.prepare.source import Spec
-from trainer.shards import open_split, resolve, stage
+from trainer.shards import open_split, resolve, stage, unpack
 
 DATA = np.random.default_rng(3).integers(0, 8, 5 << 20, dtype=np.uint8).tobytes()  # compressible, 5 blocks
 

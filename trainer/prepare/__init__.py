@@ -28,11 +28,11 @@ from trainer.prepare.archive import DEFAULT_MAX_BYTES, extract, find_layout
 from trainer.prepare.download import fetch
 from trainer import volume
 from trainer.prepare.images import list_images, shard_bytes, write_shard
-from trainer.prepare.pack import LEVELS, SUFFIXES, pack
+from trainer.prepare.pack import LEVELS, pack
 from trainer.atomic import write_text
 from trainer.prepare.publish import Busy, Lock, new_version_name, publish
 from trainer.prepare.source import FORMAT_VERSION, Spec, fingerprint, local_file, source_url
-from trainer.shards import LATEST, MANIFEST, SPLITS, dataset_dir, file_sha256, read_manifest, resolve, verify
+from trainer.shards import LATEST, MANIFEST, SPLITS, SUFFIXES, dataset_dir, file_sha256, read_manifest, resolve, verify
 
 
 def prepare(spec: Spec, root: Path, *, threads: int = 1, max_extract_bytes: int = DEFAULT_MAX_BYTES,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
-import zlib
 from pathlib import Path, PurePosixPath
 
 from trainer.errors import UsageError
+from trainer.shards import CORRUPT
 
 DEFAULT_MAX_BYTES = 64 << 30
-CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, NotImplementedError)
 IGNORED_TOP = {"__MACOSX"}
 
 

@@ -6,26 +6,18 @@ are one valid gzip stream (RFC 1952), so `pigz -d`, `gzip -d` and `tar xzf` read
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import os
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import zstandard
 
-from trainer.prepare.archive import CORRUPT
-from trainer.errors import UsageError
+from trainer.shards import BUFFER, SUFFIXES  # the format is the reader's (trainer.shards.unpack)
 
-SUFFIXES = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
 LEVELS = {"zstd": 3, "gzip": 6}  # each tool's default level
-BUFFER = 1 << 20
 
 
 def pack(src: Path, archive: Path, compression: str = "zstd", threads: int = 1, files: list[Path] | None = None) -> None:
@@ -39,38 +31,6 @@ def pack(src: Path, archive: Path, compression: str = "zstd", threads: int = 1, 
                     tar.addfile(_entry(path.relative_to(src), os.fstat(f.fileno())), f)
         raw.flush()
         os.fsync(raw.fileno())
-
-
-def unpack(archive: Path, dest: Path) -> None:
-    """Stream archive (.tar.zst or .tar.gz, one that pack() wrote) through its decompressor into `tar -x`.
-
-    Only a published version's own archive is unpacked (trainer.shards.stage): the manifest pins it by sha256
-    and stage() verifies every file before use, and GNU tar refuses absolute and `..` names by itself. tar's C
-    extractor creates files several times faster than tarfile, and that is what unpacking many images costs;
-    the decompressor (zstandard or zlib, both free the GIL) runs beside it.
-    """
-    Path(dest).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile() as errors, open(archive, "rb") as raw:
-        tar = subprocess.Popen(["tar", "-x", "-C", str(dest)], stdin=subprocess.PIPE, stderr=errors)
-        with contextlib.suppress(OSError):  # a 1 MiB pipe instead of 64 KiB: fewer switches between the two sides
-            fcntl.fcntl(tar.stdin.fileno(), fcntl.F_SETPIPE_SZ, BUFFER)
-        try:
-            with tar.stdin:
-                if archive.name.endswith(SUFFIXES["zstd"]):
-                    zstandard.ZstdDecompressor().copy_stream(raw, tar.stdin, read_size=BUFFER, write_size=BUFFER)
-                else:
-                    with gzip.GzipFile(fileobj=raw) as stream:
-                        shutil.copyfileobj(stream, tar.stdin, BUFFER)
-        except (*CORRUPT, zstandard.ZstdError, gzip.BadGzipFile, BrokenPipeError) as e:
-            tar.kill()
-            reason = str(e)
-        else:
-            reason = ""
-        if tar.wait() != 0 or reason:
-            errors.seek(0)
-            said = errors.read().decode(errors="replace").strip().splitlines()
-            reason = reason or (said[-1] if said else f"tar exit code {tar.returncode}")
-            raise UsageError(f"archive {archive} is corrupt ({reason})", "re-run trainer.prepare to publish a new version")
 
 
 def _compressor(raw, compression: str, threads: int):
