@@ -45,12 +45,19 @@ def parse_override(cfg: dict, item: str) -> None:
         value = safe_yaml.load(raw, f"override {item[:80]!r}") if raw.strip() else ""
     except safe_yaml.YAMLInputError as e:
         raise UsageError(f"bad value in {e.what}", "quote it or fix the YAML") from None
-    node = cfg
+    set_key(cfg, key, value, lambda part: UsageError(f"override {item!r}: {part!r} is not a section",
+                                                     "override a key inside a section"))
+
+
+def set_key(tree: dict, key: str, value, not_a_section) -> None:
+    """tree["a"]["b"]["c"] = value for key "a.b.c", adding missing sections; raises not_a_section(part) where
+    a part on the way holds something other than a mapping. `--set` and sweep variants both set keys so."""
+    node = tree
     *parents, leaf = key.split(".")
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise UsageError(f"override {item!r}: {part!r} is not a section", "override a key inside a section")
+            raise not_a_section(part)
     node[leaf] = value
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jsonschema
 
 from . import safe_yaml
-from .config import describe
+from .config import describe, set_key
 from .errors import UsageError
 
 SWEEP_SCHEMA_NAME = "sweep.schema.json"
@@ -96,13 +96,8 @@ def apply(config: dict, variant: Variant) -> dict:
     """A copy of train.yaml's content with the variant's keys set."""
     merged = copy.deepcopy(config)
     for key, value in variant.values.items():
-        node = merged
-        *sections, leaf = key.split(".")
-        for section in sections:
-            node = node.setdefault(section, {})
-            if not isinstance(node, dict):
-                raise SweepError(f"{variant.name}: {key}: {section} is not a section of train.yaml", "set a key inside a section")
-        node[leaf] = copy.deepcopy(value)
+        set_key(merged, key, copy.deepcopy(value), lambda section: SweepError(
+            f"{variant.name}: {key}: {section} is not a section of train.yaml", "set a key inside a section"))
     return merged
 
 

@@ -51,3 +51,18 @@ def test_bad_flag_is_one_line_exit_2(capsys):
         main(["--confgi", "x"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_dotted_key_is_set_the_same_way_by_set_and_by_a_sweep_variant():
+    """One setter: missing sections are added, a key below a plain value is refused with each caller's message."""
+    from trainer.errors import UsageError
+    from trainer.variants import SweepError, Variant, apply
+    cfg = {"train": {"lr": 0.1}}
+    config.parse_override(cfg, "log.every_steps=5")
+    assert cfg == {"train": {"lr": 0.1}, "log": {"every_steps": 5}}
+    assert apply(cfg, Variant(0, "v", {"model.ngf": 8, "train.lr": 0.2})) == {
+        "train": {"lr": 0.2}, "log": {"every_steps": 5}, "model": {"ngf": 8}}
+    with pytest.raises(UsageError, match=r"^override 'train.lr.x=1': 'lr' is not a section; override a key inside a section$"):
+        config.parse_override(cfg, "train.lr.x=1")
+    with pytest.raises(SweepError, match=r"^v: train.lr.x: lr is not a section of train.yaml; set a key inside a section$"):
+        apply(cfg, Variant(0, "v", {"train.lr.x": 1}))
