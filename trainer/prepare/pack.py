@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from trainer.shards import BUFFER, SUFFIXES  # the format is the reader's (trainer.shards.unpack)
+from trainer.shards import BUFFER  # the format (SUFFIXES) and unpack() are the reader's, trainer.shards
 
 LEVELS = {"zstd": 3, "gzip": 6}  # each tool's default level
 
