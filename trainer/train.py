@@ -22,6 +22,7 @@ import random
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,9 @@ from torch.utils.data import DataLoader
 
 from . import atomic, checkpoint as ckpt, cli, errors, finite, volume
 from .config import dump as dump_config, load as load_config
-from .errors import UsageError
 from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
+from .errors import UsageError
 from .models import build, unfit_crop
 from .pool import ImagePool
 from .step import LOSS_NAMES, Step, optimizers
@@ -66,6 +67,26 @@ def setup_distributed():
     return rank, world, local, device, ctrl
 
 
+def tune_torch(t: dict, device: torch.device) -> tuple[float, int, str, bool]:
+    """Set torch's global switches for this run; (cpus, DataLoader workers, precision, channels_last)."""
+    if t["deterministic"]:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: some CUDA backward kernels (reflection padding) have no deterministic variant.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    else:
+        torch.backends.cudnn.benchmark = True  # fixed crop size: autotuning pays off after the first step
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    cpus = available_cpus()
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, int(cpus // local_world)))
+    workers = t["workers"] if isinstance(t["workers"], int) else max(0, min(8, int(cpus // local_world) - 1))
+    # channels_last only on GPUs: on CPU (torch 2.9.1) instance_norm's backward returns wrong input
+    # gradients for a channels_last batch of 1 (measured: |error| ~ 4 on unit-variance data).
+    return cpus, workers, pick_precision(t["precision"], device), t["channels_last"] and device.type == "cuda"
+
+
 _stop_signal: list[int] = []
 
 
@@ -73,7 +94,7 @@ def _on_signal(signum, frame):
     _stop_signal.append(signum)
 
 
-# --- checkpoint state --------------------------------------------------------------------------------------
+# --- checkpoint contents --------------------------------------------------------------------------------------
 
 def rng_state(device) -> dict:
     kind, key, pos, has_gauss, gauss = np.random.get_state()
@@ -140,250 +161,336 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-# --- training --------------------------------------------------------------------------------------------
+# --- the run and its state ---------------------------------------------------------------------------------
 
-def train(cfg: dict, root: Path) -> int:
-    t, m, log_cfg = cfg["train"], cfg["model"], cfg["log"]
+@dataclass
+class Run:
+    """What stays fixed while the run trains: config, processes, data and sizes."""
+    cfg: dict
+    dir: Path                   # <root>/runs/<run>
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+    ctrl: object                # the gloo group for control messages (None in a single process)
+    cpus: float
+    workers: int
+    precision: str
+    channels_last: bool
+    splits: dict
+    dataset: Unaligned
+    batch: int                  # per process
+    steps_per_epoch: int
+    epochs: int                 # train.epochs + train.epochs_decay
+    steps: int                  # the last step: every epoch's, or train.max_steps
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch * self.world
+
+    @property
+    def amp_dtype(self):
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    @property
+    def memory_format(self):
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+
+    def say(self, msg: str) -> None:
+        if self.main:
+            print(msg, flush=True)
+
+    def warn(self, msg: str) -> None:
+        if self.main:
+            print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class State:
+    """What a checkpoint holds (this rank's part of it) and where the run stands."""
+    nets: dict
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    sched_G: torch.optim.lr_scheduler.LambdaLR
+    sched_D: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    pools: dict
+    epoch: int = 0                 # epochs completed
+    seen: int = 0                  # images trained on in this epoch, all ranks together
+    step: int = 0
+    kept: str | None = None        # the last good checkpoint: named when the run stops on an error
+    last_save: float = 0.0         # time.monotonic() of the last checkpoint
+    window_start: float = 0.0      # since the last progress line: its start, steps and summed losses
+    window_steps: int = 0
+    window_loss: torch.Tensor | None = None
+
+    def count(self, losses: torch.Tensor, global_batch: int) -> None:
+        self.step, self.seen = self.step + 1, self.seen + global_batch
+        self.window_loss = losses if self.window_loss is None else self.window_loss + losses
+        self.window_steps += 1
+
+    def next_epoch(self) -> None:
+        self.epoch, self.seen = self.epoch + 1, 0
+        self.sched_G.step()
+        self.sched_D.step()
+
+
+def plan(cfg: dict, root: Path) -> Run:
+    t = cfg["train"]
     rank, world, local_rank, device, ctrl = setup_distributed()
-    main_rank = rank == 0
-    say = (lambda msg: print(msg, flush=True)) if main_rank else (lambda msg: None)
-    warn = (lambda msg: print(msg, file=sys.stderr, flush=True)) if main_rank else (lambda msg: None)
-
-    if t["deterministic"]:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        # warn_only: some CUDA backward kernels (reflection padding) have no deterministic variant.
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    else:
-        torch.backends.cudnn.benchmark = True  # fixed crop size: autotuning pays off after the first step
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    cpus = available_cpus()
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, int(cpus // local_world)))
-    workers = t["workers"] if isinstance(t["workers"], int) else max(0, min(8, int(cpus // local_world) - 1))
-    precision = pick_precision(t["precision"], device)
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    # channels_last only on GPUs: on CPU (torch 2.9.1) instance_norm's backward returns wrong input
-    # gradients for a channels_last batch of 1 (measured: |error| ~ 4 on unit-variance data).
-    channels_last = t["channels_last"] and device.type == "cuda"
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-
+    cpus, workers, precision, channels_last = tune_torch(t, device)
     run_dir = volume.writable_folder(root, "--root") / "runs" / cfg["run"]
     splits = open_splits(cfg, Path(root), ("trainA", "trainB", "testA", "testB"))
-    b, seed = t["batch_size"], t["seed"]
-    dataset = Unaligned(splits["trainA"], splits["trainB"], t["crop_size"], t["flip"], seed)
+    b = t["batch_size"]
+    dataset = Unaligned(splits["trainA"], splits["trainB"], t["crop_size"], t["flip"], t["seed"])
     n = len(dataset)
     if b * world > n:  # the loader would silently train on smaller batches than the config says
         raise UsageError(f"global batch {b * world} (train.batch_size {b} x {world} processes) is more than the {n} "
                          f"images of an epoch", f"set train.batch_size to at most {max(1, n // world)}")
     spe = steps_per_epoch(n, world, b)
-    total_epochs = t["epochs"] + t["epochs_decay"]
-    total_steps = spe * total_epochs if t["max_steps"] is None else min(spe * total_epochs, t["max_steps"])
+    epochs = t["epochs"] + t["epochs_decay"]
+    steps = spe * epochs if t["max_steps"] is None else min(spe * epochs, t["max_steps"])
+    return Run(cfg, run_dir, rank, world, local_rank, device, ctrl, cpus, workers, precision, channels_last,
+               splits, dataset, b, spe, epochs, steps)
 
+
+def lr_factor(e: int, epochs: int, epochs_decay: int) -> float:
+    """The learning rate's factor while epoch e (0-based) runs: the reference's linear decay."""
+    return 1.0 - max(0, e + 1 - epochs) / (epochs_decay + 1)
+
+
+def initial_state(run: Run) -> State:
+    t, m = run.cfg["train"], run.cfg["model"]
     if why := unfit_crop(m, t["crop_size"]):
         raise UsageError(f"train.crop_size {t['crop_size']} does not fit the model: {why}",
                          "use a train.crop_size such as 256 (or lower model.n_layers_d)")
-    torch.manual_seed(seed)
+    torch.manual_seed(t["seed"])
     nets = build(m)
     for net in nets.values():
-        net.to(device, memory_format=memory_format)
+        net.to(run.device, memory_format=run.memory_format)
     opt_G, opt_D = optimizers(nets, t["lr"], t["beta1"])
+    # lambdas, not partials: LambdaLR saves a partial's __dict__ in its state, a plain function as None
+    sched_G = torch.optim.lr_scheduler.LambdaLR(opt_G, lambda e: lr_factor(e, t["epochs"], t["epochs_decay"]))
+    sched_D = torch.optim.lr_scheduler.LambdaLR(opt_D, lambda e: lr_factor(e, t["epochs"], t["epochs_decay"]))
+    scaler = torch.amp.GradScaler(run.device.type, enabled=run.precision == "fp16")
+    pools = {d: ImagePool(t["pool_size"], seed=f"{t['seed']}/{run.rank}/{d}") for d in "AB"}
+    return State(nets, opt_G, opt_D, sched_G, sched_D, scaler, pools)
 
-    def lr_factor(e):  # e = epochs completed (0-based index of the running epoch)
-        return 1.0 - max(0, e + 1 - t["epochs"]) / (t["epochs_decay"] + 1)
 
-    sched_G = torch.optim.lr_scheduler.LambdaLR(opt_G, lr_factor)
-    sched_D = torch.optim.lr_scheduler.LambdaLR(opt_D, lr_factor)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    pools = {d: ImagePool(t["pool_size"], seed=f"{seed}/{rank}/{d}") for d in "AB"}
-    epoch, seen, step = 0, 0, 0
+# --- resume, save, log, sample --------------------------------------------------------------------------
 
-    # Resume: rank 0 picks the newest readable checkpoint, the others load the same file.
-    state, choice = None, [None, None]  # [path, error]
-    if main_rank:
+def resume(run: Run, state: State) -> None:
+    """Load the newest readable checkpoint, if any: rank 0 picks it, the others load the same file."""
+    loaded, choice = None, [None, None]  # [path, error]
+    if run.main:
         try:
-            state, path = ckpt.load_latest(run_dir / "checkpoints")
+            loaded, path = ckpt.load_latest(run.dir / "checkpoints")
             choice[0] = str(path) if path else None
         except UsageError as e:
             choice[1] = str(e)
-    if world > 1:
-        dist.broadcast_object_list(choice, src=0, group=ctrl)
-        if not main_rank and choice[0]:
-            state = ckpt.read(Path(choice[0]))
+    if run.world > 1:
+        dist.broadcast_object_list(choice, src=0, group=run.ctrl)
+        if not run.main and choice[0]:
+            loaded = ckpt.read(Path(choice[0]))
     if choice[1]:
         raise UsageError(choice[1])
-    kept = choice[0]  # the last good checkpoint: named when the run stops on an error
-    if state is not None:
-        if state["config"]["model"] != m:
-            raise UsageError(f"run {cfg['run']!r} was trained with model {state['config']['model']}, "
-                             f"the config asks for {m}",
-                             "restore the model section or start a new run with another `run` name")
-        try:  # ckpt.read checked the structure; this catches what only loading can tell (e.g. its precision)
-            for name, net in nets.items():
-                net.load_state_dict(state["nets"][name])
-            opt_G.load_state_dict(state["opt_G"])
-            opt_D.load_state_dict(state["opt_D"])
-            sched_G.load_state_dict(state["sched_G"])
-            sched_D.load_state_dict(state["sched_D"])
-            scaler.load_state_dict(state["scaler"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as e:
-            raise UsageError(f"checkpoint {kept} does not fit this run ({e.__class__.__name__}: "
-                             f"{str(e).strip().splitlines()[0][:160]})",
-                             "move it out of the checkpoints folder to resume from the previous one") from None
-        epoch, seen, step = state["epoch"], state["seen"], state["step"]
-        if len(state["ranks"]) == world:
-            mine = state["ranks"][rank]
-            for d in "AB":
-                pools[d].load_state_dict(mine["pools"][d], device)
-            set_rng_state(mine["rng"], device)
-        else:
-            warn(f"warning: checkpoint was written by {len(state['ranks'])} processes, now {world}: "
+    state.kept = choice[0]
+    if loaded is None:
+        return
+    m = run.cfg["model"]
+    if loaded["config"]["model"] != m:
+        raise UsageError(f"run {run.cfg['run']!r} was trained with model {loaded['config']['model']}, "
+                         f"the config asks for {m}",
+                         "restore the model section or start a new run with another `run` name")
+    try:  # ckpt.read checked the structure; this catches what only loading can tell (e.g. its precision)
+        for name, net in state.nets.items():
+            net.load_state_dict(loaded["nets"][name])
+        for part in ("opt_G", "opt_D", "sched_G", "sched_D", "scaler"):
+            getattr(state, part).load_state_dict(loaded[part])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"checkpoint {state.kept} does not fit this run ({e.__class__.__name__}: "
+                         f"{str(e).strip().splitlines()[0][:160]})",
+                         "move it out of the checkpoints folder to resume from the previous one") from None
+    state.epoch, state.seen, state.step = loaded["epoch"], loaded["seen"], loaded["step"]
+    if len(loaded["ranks"]) == run.world:
+        mine = loaded["ranks"][run.rank]
+        for d in "AB":
+            state.pools[d].load_state_dict(mine["pools"][d], run.device)
+        set_rng_state(mine["rng"], run.device)
+    else:
+        run.warn(f"warning: checkpoint was written by {len(loaded['ranks'])} processes, now {run.world}: "
                  f"image pools and RNG states start fresh")
-        say(f"resumed from {choice[0]} at epoch {epoch + 1} step {step}")
-        del state
+    run.say(f"resumed from {choice[0]} at epoch {state.epoch + 1} step {state.step}")
 
-    if epoch >= total_epochs or step >= total_steps:
-        say(f"run {cfg['run']} is already complete (step {step} of {total_steps}); nothing to do")
-        return 0
 
-    on_main(lambda: atomic.write_text(run_dir / "config.yaml", dump_config(cfg)), main_rank, world, ctrl)
-    update = Step(nets, opt_G, opt_D, pools, scaler, lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
-                  amp_dtype=amp_dtype, compile=t["compile"], ddp=world > 1,
-                  device_ids=[local_rank] if device.type == "cuda" else None)
-
-    sample_A = center_sample(splits.get("testA", splits["trainA"])[0], t["crop_size"]).unsqueeze(0).to(device)
-    sample_B = center_sample(splits.get("testB", splits["trainB"])[0], t["crop_size"]).unsqueeze(0).to(device)
-    writer = None
-    if main_rank:
-        from torch.utils.tensorboard import SummaryWriter  # slow import; rank 0 only
-        writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step or None)
-
+def check_finite(run: Run, state: State) -> None:
+    """Stop before anything is logged or saved from NaN/inf losses or weights (all ranks at once)."""
+    t = run.cfg["train"]
     settings = (f"train.lr (now {t['lr']:g}) or the loss weights train.lambda_cycle ({t['lambda_cycle']:g}) "
-                f"and train.lambda_identity ({t['lambda_identity']:g})" + (", or set train.precision fp32" if amp_dtype else ""))
+                f"and train.lambda_identity ({t['lambda_identity']:g})" + (", or set train.precision fp32" if run.amp_dtype else ""))
+    try:
+        finite.check(state.window_loss, state.nets, step=state.step, kept=state.kept, settings=settings,
+                     world=run.world, group=run.ctrl)
+    except finite.Diverged:
+        if run.main:
+            raise
+        raise SystemExit(errors.USAGE) from None  # rank 0 says it, once
 
-    def guard() -> None:
-        """Stop before anything is logged or saved from NaN/inf losses or weights (all ranks at once)."""
-        try:
-            finite.check(win_loss, nets, step=step, kept=kept, settings=settings, world=world, group=ctrl)
-        except finite.Diverged:
-            if main_rank:
-                raise
-            raise SystemExit(errors.USAGE) from None  # rank 0 says it, once
 
-    def save_checkpoint(reason: str) -> None:
-        guard()
-        mine = {"pools": {d: pools[d].state_dict() for d in "AB"}, "rng": rng_state(device),
-                "fingerprint": fingerprint({k: net.state_dict() for k, net in nets.items()})}
-        ranks = [mine]
-        if world > 1:
-            ranks = [None] * world if main_rank else None
-            dist.gather_object(mine, ranks, dst=0, group=ctrl)
-        on_main(lambda: write_checkpoint(ranks, reason), main_rank, world, ctrl)
+def save(run: Run, state: State, reason: str) -> None:
+    """Checkpoint the full state (every rank's pools and RNG states gathered on rank 0, which writes it)."""
+    check_finite(run, state)
+    mine = {"pools": {d: state.pools[d].state_dict() for d in "AB"}, "rng": rng_state(run.device),
+            "fingerprint": fingerprint({k: net.state_dict() for k, net in state.nets.items()})}
+    ranks = [mine]
+    if run.world > 1:
+        ranks = [None] * run.world if run.main else None
+        dist.gather_object(mine, ranks, dst=0, group=run.ctrl)
+    on_main(lambda: write_checkpoint(run, state, ranks, reason), run.main, run.world, run.ctrl)
+    state.last_save = time.monotonic()
 
-    def write_checkpoint(ranks: list, reason: str) -> None:
-        nonlocal kept
-        if len({r["fingerprint"] for r in ranks}) != 1:
-            raise RuntimeError(f"parameters differ across ranks at step {step}: DDP replicas diverged")
-        state = {"version": 1, "config": cfg, "epoch": epoch, "seen": seen, "step": step, "world": world,
-                 "nets": {k: {n_: v.cpu() for n_, v in net.state_dict().items()} for k, net in nets.items()},
-                 "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-                 "sched_G": sched_G.state_dict(), "sched_D": sched_D.state_dict(),
-                 "scaler": scaler.state_dict(), "ranks": ranks}
-        path = ckpt.save(run_dir / "checkpoints", state, step, cfg["checkpoint"]["keep"])
-        kept = str(path)
-        for k in ("G_A", "G_B"):  # the reference's file names and plain state_dict format
-            ckpt.torch_save(state["nets"][k], run_dir / "generators" / f"latest_net_{k}.pth")
-        say(f"checkpoint {path} ({reason})")
 
-    def write_samples(shown_epoch: int) -> None:
-        on_main(lambda: write_sample_grid(shown_epoch), main_rank, world, ctrl)
+def write_checkpoint(run: Run, state: State, ranks: list, reason: str) -> None:
+    if len({r["fingerprint"] for r in ranks}) != 1:
+        raise RuntimeError(f"parameters differ across ranks at step {state.step}: DDP replicas diverged")
+    s = state
+    saved = {"version": 1, "config": run.cfg, "epoch": s.epoch, "seen": s.seen, "step": s.step, "world": run.world,
+             "nets": {k: {n_: v.cpu() for n_, v in net.state_dict().items()} for k, net in s.nets.items()},
+             "opt_G": s.opt_G.state_dict(), "opt_D": s.opt_D.state_dict(),
+             "sched_G": s.sched_G.state_dict(), "sched_D": s.sched_D.state_dict(),
+             "scaler": s.scaler.state_dict(), "ranks": ranks}
+    path = ckpt.save(run.dir / "checkpoints", saved, s.step, run.cfg["checkpoint"]["keep"])
+    state.kept = str(path)
+    for k in ("G_A", "G_B"):  # the reference's file names and plain state_dict format
+        ckpt.torch_save(saved["nets"][k], run.dir / "generators" / f"latest_net_{k}.pth")
+    run.say(f"checkpoint {path} ({reason})")
 
-    def write_sample_grid(shown_epoch: int) -> None:
-        grid = sample_grid(nets["G_A"], nets["G_B"], sample_A, sample_B)
-        path = run_dir / "samples" / f"epoch{shown_epoch:04d}_step{step:08d}.png"
+
+def stop_or_save(run: Run, state: State) -> tuple[bool, bool]:
+    """(stop, checkpoint due), the same on every rank: rank 0's clock decides, any rank's signal counts."""
+    due = run.main and time.monotonic() - state.last_save >= run.cfg["checkpoint"]["every_minutes"] * 60
+    flags = torch.tensor([1 if _stop_signal else 0, 1 if due else 0])
+    if run.world > 1:
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=run.ctrl)
+    return bool(flags[0]), bool(flags[1])
+
+
+def log(run: Run, state: State, writer, monitor) -> None:
+    """One progress line (mean losses over the ranks since the last one, speed, eta, lr, GPU) and TensorBoard."""
+    check_finite(run, state)
+    stats = state.window_loss / state.window_steps
+    if run.world > 1:
+        dist.all_reduce(stats)
+        stats /= run.world
+    stats = stats.tolist()
+    elapsed = time.monotonic() - state.window_start
+    ips = state.window_steps * run.global_batch / elapsed
+    eta = (run.steps - state.step) * elapsed / state.window_steps
+    lr = state.opt_G.param_groups[0]["lr"]
+    util = monitor.recent_gpu() if monitor else None
+    gpu = "n/a" if util is None else f"{util:.0f}% {torch.cuda.max_memory_allocated(run.device) / 2**30:.1f}GiB"
+    run.say(f"epoch {state.epoch + 1}/{run.epochs} step {state.step}/{run.steps} "
+            f"({state.seen // run.global_batch}/{run.steps_per_epoch}) {ips:.1f} img/s eta {fmt_duration(eta)} | "
+            + " ".join(f"{k} {v:.3f}" for k, v in zip(LOSS_NAMES, stats)) + f" | lr {lr:.2e} | gpu {gpu}")
+    if writer:
+        for k, v in zip(LOSS_NAMES, stats):
+            writer.add_scalar(f"loss/{k}", v, state.step)
+        writer.add_scalar("lr", lr, state.step)
+        writer.add_scalar("img_per_s", ips, state.step)
+        if util is not None:
+            writer.add_scalar("gpu_util", util, state.step)
+    state.window_start, state.window_steps, state.window_loss = time.monotonic(), 0, None
+
+
+def sample_inputs(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first test image of each domain (train when there is no test split), centre-cropped: the sample grid's input."""
+    crop = run.cfg["train"]["crop_size"]
+    a = center_sample(run.splits.get("testA", run.splits["trainA"])[0], crop).unsqueeze(0).to(run.device)
+    b = center_sample(run.splits.get("testB", run.splits["trainB"])[0], crop).unsqueeze(0).to(run.device)
+    return a, b
+
+
+def sample(run: Run, state: State, inputs: tuple, writer, shown_epoch: int) -> None:
+    def write() -> None:
+        grid = sample_grid(state.nets["G_A"], state.nets["G_B"], *inputs)
+        path = run.dir / "samples" / f"epoch{shown_epoch:04d}_step{state.step:08d}.png"
         save_image(path, grid)
-        writer.add_image("samples/realA_fakeB_recA__realB_fakeA_recB", grid, step, dataformats="HWC")
-        say(f"samples {path}")
+        writer.add_image("samples/realA_fakeB_recA__realB_fakeA_recB", grid, state.step, dataformats="HWC")
+        run.say(f"samples {path}")
+    on_main(write, run.main, run.world, run.ctrl)
 
-    say(f"run {cfg['run']}: {world} process(es) on {device.type}, batch {b} per process, global batch {b * world}, "
-        f"{n} images per epoch, {spe} steps per epoch, {total_epochs} epochs, {total_steps} steps; "
-        f"precision {precision}, channels_last {channels_last}, workers {workers}, cpus {cpus:g}")
+
+def start_monitor(run: Run) -> Monitor | None:
+    if run.local_rank != 0:  # one per pod: the cgroup and the GPUs are the pod's, whatever the processes
+        return None
+    node = int(os.environ.get("GROUP_RANK", "0"))
+    return Monitor("train", gpu_floor=run.cfg["log"]["gpu_util_floor"],
+                   path=run.dir / ("usage.json" if node == 0 else f"usage-node{node}.json")).start()
+
+
+# --- training --------------------------------------------------------------------------------------------
+
+def train(cfg: dict, root: Path) -> int:
+    run = plan(cfg, root)
+    state = initial_state(run)
+    resume(run, state)
+    if state.epoch >= run.epochs or state.step >= run.steps:
+        run.say(f"run {cfg['run']} is already complete (step {state.step} of {run.steps}); nothing to do")
+        return 0
+    on_main(lambda: atomic.write_text(run.dir / "config.yaml", dump_config(cfg)), run.main, run.world, run.ctrl)
+    t = cfg["train"]
+    update = Step(state.nets, state.opt_G, state.opt_D, state.pools, state.scaler, lambda_cycle=t["lambda_cycle"],
+                  lambda_identity=t["lambda_identity"], amp_dtype=run.amp_dtype, compile=t["compile"],
+                  ddp=run.world > 1, device_ids=[run.local_rank] if run.device.type == "cuda" else None)
+    inputs = sample_inputs(run)
+    writer = None
+    if run.main:
+        from torch.utils.tensorboard import SummaryWriter  # slow import; rank 0 only
+        writer = SummaryWriter(str(run.dir / "tensorboard"), purge_step=state.step or None)
+    run.say(f"run {cfg['run']}: {run.world} process(es) on {run.device.type}, batch {run.batch} per process, "
+            f"global batch {run.global_batch}, {len(run.dataset)} images per epoch, {run.steps_per_epoch} steps per "
+            f"epoch, {run.epochs} epochs, {run.steps} steps; precision {run.precision}, channels_last "
+            f"{run.channels_last}, workers {run.workers}, cpus {run.cpus:g}")
 
     old_handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     _stop_signal.clear()
-    every = log_cfg["every_steps"]
-    last_ckpt = time.monotonic()
-    win_start, win_steps, win_loss = time.monotonic(), 0, None
-    monitor = None
-    if local_rank == 0:  # one per pod: the cgroup and the GPUs are the pod's, whatever the processes
-        node = int(os.environ.get("GROUP_RANK", "0"))
-        monitor = Monitor("train", gpu_floor=log_cfg["gpu_util_floor"],
-                          path=run_dir / ("usage.json" if node == 0 else f"usage-node{node}.json")).start()
+    state.last_save = state.window_start = time.monotonic()
+    monitor = start_monitor(run)
     try:
-        while epoch < total_epochs and step < total_steps:
-            in_epoch = seen // (b * world)
-            sampler = ShardSampler(n, epoch, seed, rank, world, start=in_epoch * b)
-            loader = DataLoader(dataset, batch_size=b, sampler=sampler, num_workers=workers,
-                                pin_memory=device.type == "cuda", persistent_workers=False)
-            stop = due = False
+        while state.epoch < run.epochs and state.step < run.steps:
+            sampler = ShardSampler(len(run.dataset), state.epoch, t["seed"], run.rank, run.world,
+                                   start=state.seen // run.global_batch * run.batch)
+            loader = DataLoader(run.dataset, batch_size=run.batch, sampler=sampler, num_workers=run.workers,
+                                pin_memory=run.device.type == "cuda", persistent_workers=False)
+            stop = False
             for real_A, real_B in loader:
-                real_A = real_A.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-                real_B = real_B.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-                losses = update(real_A, real_B)
-                step, in_epoch, seen = step + 1, in_epoch + 1, seen + b * world
-                win_loss = losses if win_loss is None else win_loss + losses
-                win_steps += 1
-                # All ranks must agree to stop or checkpoint: rank 0's clock decides, any rank's signal counts.
-                flags = torch.tensor([1 if _stop_signal else 0,
-                                      1 if main_rank and time.monotonic() - last_ckpt >= cfg["checkpoint"]["every_minutes"] * 60 else 0])
-                if world > 1:
-                    dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=ctrl)
-                stop, due = bool(flags[0]), bool(flags[1])
-                if step % every == 0 or step == total_steps:
-                    guard()
-                    stats = win_loss / win_steps
-                    if world > 1:
-                        dist.all_reduce(stats)
-                        stats /= world
-                    stats = stats.tolist()
-                    elapsed = time.monotonic() - win_start
-                    ips = win_steps * b * world / elapsed
-                    eta = (total_steps - step) * elapsed / win_steps
-                    lr = opt_G.param_groups[0]["lr"]
-                    util = monitor.recent_gpu() if monitor else None
-                    gpu = "n/a" if util is None else f"{util:.0f}% {torch.cuda.max_memory_allocated(device) / 2**30:.1f}GiB"
-                    say(f"epoch {epoch + 1}/{total_epochs} step {step}/{total_steps} ({in_epoch}/{spe}) "
-                        f"{ips:.1f} img/s eta {fmt_duration(eta)} | "
-                        + " ".join(f"{k} {v:.3f}" for k, v in zip(LOSS_NAMES, stats)) + f" | lr {lr:.2e} | gpu {gpu}")
-                    if writer:
-                        for k, v in zip(LOSS_NAMES, stats):
-                            writer.add_scalar(f"loss/{k}", v, step)
-                        writer.add_scalar("lr", lr, step)
-                        writer.add_scalar("img_per_s", ips, step)
-                        if util is not None:
-                            writer.add_scalar("gpu_util", util, step)
-                    win_start, win_steps, win_loss = time.monotonic(), 0, None
-                if stop or step >= total_steps:
+                state.count(update(run.to_device(real_A), run.to_device(real_B)), run.global_batch)
+                stop, due = stop_or_save(run, state)
+                if state.step % cfg["log"]["every_steps"] == 0 or state.step == run.steps:
+                    log(run, state, writer, monitor)
+                if stop or state.step >= run.steps:
                     break
                 if due:
-                    save_checkpoint("timer")
-                    last_ckpt = time.monotonic()
-            epoch_end = in_epoch >= spe
+                    save(run, state, "timer")
+            epoch_end = state.seen // run.global_batch >= run.steps_per_epoch
             if epoch_end:
-                epoch, seen = epoch + 1, 0
-                sched_G.step()
-                sched_D.step()
+                state.next_epoch()
             if stop:
                 signame = signal.Signals(_stop_signal[0]).name if _stop_signal else "a signal on another rank"
-                save_checkpoint(f"{signame}")
-                say(f"stopping after {signame} at step {step}; a restart resumes from this checkpoint")
+                save(run, state, signame)
+                run.say(f"stopping after {signame} at step {state.step}; a restart resumes from this checkpoint")
                 return 128 + (_stop_signal[0] if _stop_signal else signal.SIGTERM)
-            if epoch_end or step >= total_steps:
-                save_checkpoint("end of epoch" if epoch_end else "end of training")
-                last_ckpt = time.monotonic()
-                write_samples(epoch if epoch_end else epoch + 1)
-        say(f"done: run {cfg['run']} at step {step}; generators in {run_dir / 'generators'}")
+            if epoch_end or state.step >= run.steps:
+                save(run, state, "end of epoch" if epoch_end else "end of training")
+                sample(run, state, inputs, writer, state.epoch if epoch_end else state.epoch + 1)
+        run.say(f"done: run {cfg['run']} at step {state.step}; generators in {run.dir / 'generators'}")
         return 0
     finally:
         if monitor:
