@@ -7,12 +7,13 @@ limit per mutant. A mutant is killed when they fail, survives when they pass, an
 hang (a hang is noticed, so it counts as killed). Known equivalent mutants (the same behaviour written
 differently) are listed with their reason in bench/mutation.yaml and left out of the score.
 
-    .venv/bin/python bench/mutation.py generator/quantity.py trainer/pool.py
+    .venv/bin/python bench/mutation.py generator/core/quantity.py trainer/pool.py
     .venv/bin/python bench/mutation.py --all --json results/mutation.json
 """
 import argparse
 import ast
 import copy
+import itertools
 import json
 import os
 import shutil
@@ -78,8 +79,7 @@ def _changes(node: ast.AST, parent: ast.AST | None):
         yield swap(node, "op")
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
         yield f"drop {type(node.op).__name__}", lambda: _replace(node, node.operand)
-    elif isinstance(node, ast.Constant) and not isinstance(node.value, str) and node.value is not None \
-            and not isinstance(node.value, bytes):
+    elif isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float)):  # not str, None, `...`
         value = node.value
         new = (not value) if isinstance(value, bool) else (value + 1 if value != 1 else 0)
         yield f"{value!r} -> {new!r}", lambda: setattr(node, "value", new)
@@ -100,32 +100,28 @@ def _replace(node: ast.AST, new: ast.AST) -> None:
     node.__dict__.update(copy.deepcopy(new).__dict__)
 
 
-def mutants(source: str, module: str):
-    """Every mutant of a module's source as (Mutant, mutated source); the source is parsed afresh for each."""
-    tree = ast.parse(source)
-    count = 0
+def _sites(tree: ast.AST):
+    """(node, description, function that applies the change) for every mutant of a tree, in a fixed order."""
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
-            count += sum(1 for _ in _changes(child, parent))
-    for index in range(count):
+            for change, apply in _changes(child, parent):
+                yield child, change, apply
+
+
+def listing(source: str, module: str) -> list[Mutant]:
+    """Every mutant of a module's source, without making it."""
+    return [Mutant(module, node.lineno, change) for node, change, _ in _sites(ast.parse(source))]
+
+
+def mutants(source: str, module: str):
+    """Every mutant of a module's source as (Mutant, mutated source); the source is parsed afresh for each."""
+    for index in range(len(listing(source, module))):
         tree = ast.parse(source)
-        seen = 0
-        for parent in ast.walk(tree):
-            done = False
-            for child in ast.iter_child_nodes(parent):
-                for change, apply in _changes(child, parent):
-                    if seen == index:
-                        line = child.lineno
-                        apply()
-                        ast.fix_missing_locations(tree)
-                        yield Mutant(module, line, change), ast.unparse(tree)
-                        done = True
-                        break
-                    seen += 1
-                if done:
-                    break
-            if done:
-                break
+        node, change, apply = next(itertools.islice(_sites(tree), index, None))
+        mutant = Mutant(module, node.lineno, change)  # before the change: a deleted statement loses its line
+        apply()
+        ast.fix_missing_locations(tree)
+        yield mutant, ast.unparse(tree)
 
 
 def private_copy(target: Path) -> Path:

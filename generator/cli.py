@@ -1,26 +1,38 @@
-"""`nautilus`: one click group; each command lives in its own module."""
+"""`nautilus`: one click group over the commands of each wing (scaffold, render, policy, review, deploy).
+
+Every failure ends here as one line and an exit code, the contract of trainer/errors.py (docs/conventions.md):
+a UsageError (bad input) is `error: <what>; <fix>` and exit 2, anything unforeseen one line and exit 3."""
 import os
+import traceback
 
 import click
 
-from trainer.safe_yaml import YAMLInputError
+from generator import demo
+from generator.core import kubectl_version
+from generator.policy import command as validate
+from generator.render import command as build
+from generator.review import command as report
+from generator.scaffold import command as scaffold
+from trainer.errors import DEBUG_ENV, one_line, UNEXPECTED, UsageError
 
-from . import build, demo, kubectl, new, report, validate
-from .errors import UsageError
-
-DEBUG_ENV = "NAUTILUS_DEBUG"
 # The commands a user runs right before `kubectl apply -k`: they warn when that kubectl is too old.
 CHECK_KUBECTL = {"new", "build", "validate"}
 
 
-class InternalError(UsageError):
-    """A failure no check foresaw (a bug): one line and how to see more, exit code 3."""
-    exit_code = 3
+class Failure(click.ClickException):
+    """How click prints a UsageError (or an unforeseen error): `error: <message>` and its exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(one_line(message))
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
 
 
-def _one_line(exc: click.UsageError) -> UsageError:
+def _click_usage(exc: click.UsageError) -> Failure:
     command = exc.ctx.command_path if exc.ctx else "nautilus"
-    return UsageError(exc.format_message().rstrip("."), f"see `{command} --help`")
+    return Failure(str(UsageError(exc.format_message().rstrip("."), f"see `{command} --help`")), UsageError.exit_code)
 
 
 class Group(click.Group):
@@ -30,24 +42,24 @@ class Group(click.Group):
         except click.exceptions.NoArgsIsHelpError:  # plain `nautilus`: the help, as click prints it
             raise
         except click.UsageError as exc:  # `nautilus --bogus`
-            raise _one_line(exc) from None
+            raise _click_usage(exc) from None
 
     def invoke(self, ctx):
         """The safety net under every command's own checks: input errors raised deep inside (a YAML bound)
-        become usage errors, anything unforeseen one line instead of a traceback."""
+        are usage errors, anything unforeseen one line instead of a traceback."""
         try:
             return super().invoke(ctx)
-        except YAMLInputError as exc:
-            raise UsageError(exc.what, exc.fix) from None
+        except UsageError as exc:
+            raise Failure(str(exc), exc.exit_code) from None
         except click.UsageError as exc:  # click's own (an unknown option, a bad choice): one line as well
-            raise _one_line(exc) from None
+            raise _click_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if os.environ.get(DEBUG_ENV):
-                raise
-            raise InternalError(f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
-                                f"rerun with {DEBUG_ENV}=1 for the traceback and report it") from None
+            if os.environ.get(DEBUG_ENV):  # the traceback as well; the exit code stays 3
+                traceback.print_exc()
+            raise Failure(f"unexpected {type(exc).__name__}: {str(exc)[:300]}; "
+                          f"rerun with {DEBUG_ENV}=1 for the traceback and report it", UNEXPECTED) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,8 +74,8 @@ def main(ctx):
       kubectl apply -k overlays/myproject
     """
     if ctx.invoked_subcommand in CHECK_KUBECTL:
-        kubectl.warn_if_old()
+        kubectl_version.warn_if_old()
 
 
-for command in (new.new, new.init, build.build, validate.validate, report.report, demo.demo):
+for command in (scaffold.new, scaffold.init, build.build, validate.validate, report.report, demo.demo):
     main.add_command(command)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import click
 
-from . import report, validate, yamlio
-from .new import new
-from .downward import environment
-from .render import load_documents, render
+from generator.core import yamlio
+from generator.core.downward import environment
+from generator.policy import command as validate
+from generator.render.kustomize import load_documents, render
+from generator.review import command as report
+from generator.scaffold.command import new
 
 DEMO = {"name": "demo", "namespace": "gp-engine-demo", "gpus": "1", "gpu_products": ("NVIDIA-A10",)}
 SMOKE = {  # train.yaml overrides that make the run small enough for a CPU

@@ -7,11 +7,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from generator import kubeconform
-from generator.downward import environment as downward_env  # noqa: F401  (the tests' name for it)
+from generator.policy import kubeconform
+from generator.core.downward import environment as downward_env  # noqa: F401  (the tests' name for it)
 from generator.cli import main
-from generator.render import render
-from generator.tools import find_tool
+from generator.render.kustomize import render
+from generator.core.tools import find_tool
 
 REPO = Path(__file__).resolve().parent.parent
 K8S_VERSION = "1.33.0"

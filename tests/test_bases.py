@@ -4,7 +4,7 @@ from fractions import Fraction
 import pytest
 from ruamel.yaml import YAML
 
-from generator import quantity
+from generator.core import quantity
 from kube_support import REPO, build, downward_env, kubeconform_strict
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())

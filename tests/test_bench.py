@@ -96,14 +96,35 @@ def test_bench_scripts_parse_their_arguments(script):
 
 
 def test_mutation_tool_makes_one_small_change_per_mutant():
-    from bench.mutation import mutants
-    source = '"""doc"""\ndef f(a, b):\n    """doc"""\n    if a < b and not a:\n        return a + 1\n    return b\n'
+    from bench.mutation import listing, mutants
+    source = ('"""doc"""\ndef f(a, b):\n    """doc"""\n    if a < b and not a:\n        return a + 1\n    return b\n'
+              'SHAPE: tuple[int, ...] = (2, 3.5, None, "s")\n')
     found = list(mutants(source, "m.py"))
+    assert [m for m, _ in found] == listing(source, "m.py")
     changes = {(m.line, m.change) for m, _ in found}
     assert {(4, "Lt -> LtE"), (4, "And -> Or"), (4, "drop Not"), (5, "Add -> Sub"), (5, "1 -> 0"),
             (4, "condition negated"), (5, "delete return")} <= changes
     assert not any("docstring" in m.change or m.line in (1, 3) for m, _ in found), "docstrings are not mutated"
+    assert {(7, "2 -> 3"), (7, "3.5 -> 4.5")} <= changes
+    assert not [m for m, _ in found if m.line == 7 and m.change not in ("2 -> 3", "3.5 -> 4.5", "delete annassign")], \
+        "strings, None and the ellipsis of a type hint are left alone"
     texts = [text for _, text in found]
     assert len(set(texts)) == len(texts) and source not in texts
     for text in texts:
         compile(text, "m.py", "exec")
+
+
+def test_mutation_config_names_real_modules_tests_and_mutants():
+    """An equivalent mutant is keyed by its line: when the module moves, the key must move with it, or the
+    listing silently excuses nothing (or the wrong mutant)."""
+    from ruamel.yaml import YAML
+
+    from bench.mutation import CONFIG, listing
+    config = YAML(typ="safe").load(CONFIG.read_text())
+    for module, tests in config["modules"].items():
+        assert (REPO / module).is_file(), module
+        assert tests and all((REPO / test).is_file() for test in tests), (module, tests)
+    made = {m.key for module in config["modules"] for m in listing((REPO / module).read_text(), module)}
+    for key, reason in config["equivalent"].items():
+        assert key in made, f"{key}: no such mutant (did the line move?)"
+        assert reason.strip(), f"{key}: say why it is equivalent"

@@ -36,7 +36,7 @@ from generator.cli import main
 from kube_support import REPO, example_folders, git
 
 SCHEMAS, TOOLS_BIN = REPO / "schemas", REPO / ".tools" / "bin"
-from generator.render import load_documents, render
+from generator.render.kustomize import load_documents, render
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_LANGS = {"", "bash", "sh", "shell", "console", "zsh"}

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator.kubectl import MINIMUM, client_version
+from generator.core.kubectl_version import MINIMUM, client_version
 from kube_support import REPO
 
 NAUTILUS = Path(sys.executable).with_name("nautilus")

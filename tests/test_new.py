@@ -5,7 +5,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from kube_support import REPO, build, by_kind_name, kubeconform_strict, nautilus, tree
-from generator import quantity
+from generator.core import quantity
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 
@@ -195,7 +195,7 @@ def test_without_a_pull_secret_no_pod_names_one(tmp_path):
 def test_default_sizes_are_measured_scaled_by_gpus_and_overridable(tmp_path):
     """schemas/sizing.yaml's formula, scaled by --gpus, inside NRP's limit ratio; explicit sizes win;
     the bases carry the sizes of one GPU and of the data stage."""
-    from generator import sizing
+    from generator.scaffold import sizing
 
     ratio = Fraction(str(POLICY["requests"]["generator_limit_ratio"]))
     sizes = {}

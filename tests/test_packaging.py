@@ -60,15 +60,15 @@ def test_the_wheel_carries_the_cli_and_the_templates_data_but_not_torch(installe
     wheel = next(site.parent.glob("dist/*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("schemas/policy.yaml", "schemas/rules.yaml", "schemas/train-config.schema.json",
-                 "base/train/job.yaml", "base/components/dev-pod/pod.yaml", "templates/overlay/kustomization.yaml",
-                 "defaults.yaml"):
+                 "base/train/job.yaml", "base/components/dev-pod/pod.yaml", "scaffold/templates/overlay/kustomization.yaml",
+                 "scaffold/defaults.yaml"):
         assert f"generator/{path}" in names, path
     packages = {str(p.parent.relative_to(REPO)) for top in ("generator", "trainer") for p in (REPO / top).rglob("__init__.py")}
     assert {f"{p}/__init__.py" for p in packages} <= names, "a package of the checkout is missing from pyproject.toml"
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert requires and not [r for r in requires if r.lower().startswith(("torch", "numpy", "pillow"))], requires
-    where = run(PYTHON, "-P", "-c", "import generator.repo as r; print(r.__file__); print(r.PACKAGED_SCHEMAS); "
+    where = run(PYTHON, "-P", "-c", "import generator.core.repo as r; print(r.__file__); print(r.PACKAGED_SCHEMAS); "
                 "print(r.PACKAGED_BASE)", cwd=site.parent, PYTHONPATH=str(site)).stdout.split()
     assert all(Path(p).is_relative_to(site) and Path(p).exists() for p in where), where  # not the checkout's
     assert tree(Path(where[1])) == tree(REPO / "schemas") and tree(Path(where[2])) == tree(REPO / "base")

@@ -1,13 +1,13 @@
-"""The trainer image a repository publishes (generator/published.py): `nautilus new` writes it, validation warns
+"""The trainer image a repository publishes (generator/core/published_image.py): `nautilus new` writes it, validation warns
 when an overlay names this repository's image with other trainer code. tests/test_workflows.py checks that
 .github/workflows/image.yml computes the same."""
 import pytest
 from ruamel.yaml import YAML
 
-from generator import published
+from generator.core import published_image as published
 from kube_support import REPO, examples, git, make_fork, nautilus
 
-TEMPLATE_IMAGE = YAML(typ="safe").load((REPO / "generator/defaults.yaml").read_text())["image"]
+TEMPLATE_IMAGE = YAML(typ="safe").load((REPO / "generator/scaffold/defaults.yaml").read_text())["image"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from generator import quantity
+from generator.core import quantity
 
 RANGES = {"cpu": ["1m", "1024"], "memory": ["1Mi", "16Ti"]}  # as schemas/policy.yaml `quantities`
 BEYOND = "is beyond what Kubernetes can represent (1n to 9.22e+18)"

@@ -1,13 +1,13 @@
 """What `nautilus new` writes and refuses, read from the files it writes (no rendering: fast enough to pin
-every branch of generator/scaffold.py). tests/test_new.py renders the same overlays with the real kustomize."""
+every branch of generator/scaffold/options.py). tests/test_new.py renders the same overlays with the real kustomize."""
 from fractions import Fraction
 
 import pytest
 from ruamel.yaml import YAML
 
-from generator import scaffold
-from generator.errors import UsageError
-from generator.policy.table import policy as nrp_policy
+from generator.scaffold import options as scaffold
+from trainer.errors import UsageError
+from generator.core.schemas import policy as nrp_policy
 from kube_support import REPO, nautilus
 
 IMAGE = "ghcr.io/lab/trainer:v1"

@@ -7,7 +7,7 @@ import pytest
 
 from kube_support import build, by_kind_name, kubeconform_strict, nautilus
 from trainer.variants import MAX_VARIANTS, SweepError, expand, read
-from generator.policy.table import sweep_schema
+from generator.core.schemas import sweep_schema
 
 SWEEP = ["--sweep", "train.lr=1e-4,2e-4", "--sweep", "train.lambda_identity=0,0.5"]
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from kube_support import REPO
-from generator.policy.docs import rules_markdown
+from generator.policy.rules_doc import rules_markdown
 from validate.support import build_case, cases, copy_project, load_yaml, run, run_json, write_yaml
 
 CASE = {c["name"]: c for c in cases()}

@@ -1,8 +1,8 @@
 """Every rule fires on a minimal manifest and stays quiet on its clean or near-miss twin."""
 import pytest
 
-from generator import published
-from generator.policy.table import rules
+from generator.core import published_image as published
+from generator.core.schemas import rules
 from validate.support import build_case, cases, run_json, write_yaml
 
 CASES = cases()

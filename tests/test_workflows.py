@@ -285,7 +285,7 @@ def test_image_is_published_on_every_push_to_main_and_on_demand():
 
 def test_examples_pin_the_template_image():
     """The committed examples name the template's release (the fallback of `nautilus new`), the same in every fork."""
-    default = load(REPO / "generator" / "defaults.yaml")["image"]
+    default = load(REPO / "generator" / "scaffold" / "defaults.yaml")["image"]
     images = {}
     for folder in example_folders():
         for entry in load(folder / "kustomization.yaml").get("images") or []:

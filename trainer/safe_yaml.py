@@ -17,7 +17,7 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
                                 ScalarEvent)
 
-from .errors import UsageError, one_line  # noqa: F401 (one_line: generator/errors.py imports it from here)
+from .errors import UsageError, one_line
 
 MAX_BYTES = 8 * 2**20       # a file, stdin, or kustomize's output
 MAX_DEPTH = 64              # nested mappings and lists (Kubernetes objects nest about 12 deep)

@@ -1,1 +1,3 @@
-"""NRP policy: the rule table (schemas/rules.yaml), schema rules, coded rules and waivers."""
+"""Rendered objects judged: the Kubernetes API schemas through kubeconform, resource amounts, and NRP's rules
+(schemas/rules.yaml: schema rules and the coded rules_*.py) with their waivers; check.py runs them all and
+`nautilus validate` prints them. It imports core and render."""

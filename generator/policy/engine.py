@@ -4,16 +4,15 @@ from functools import cache
 
 import jsonschema
 
+from generator.core.schemas import annotation, policy, Rule, rule_schemas, rules, train_config_schema
+from generator.policy import sweeps
+from generator.policy import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401 (they register coded rules)
+from generator.policy.findings import Finding, Waiver
+from generator.policy.registry import CODED
+from generator.policy.sanitise import sanitised
+from generator.policy.workload import dig, objects, workload
 from trainer import safe_yaml
-
-from ..errors import UsageError
-from ..findings import Finding, Waiver
-from . import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401  (they register coded rules)
-from . import sweeps
-from .registry import CODED
-from .shape import sanitised
-from .table import Rule, annotation, policy, rule_schemas, rules, train_config_schema
-from .workload import dig, objects, workload
+from trainer.errors import UsageError
 
 TRAIN_CONFIG_KEY = "train.yaml"
 

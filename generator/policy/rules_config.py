@@ -3,10 +3,10 @@ reserved namespaces, label syntax, selectors that miss their template, env names
 import re
 from collections import Counter
 
-from .registry import coded
-from .secrets import credentials
-from .table import policy
-from .workload import POD_SPEC_PATHS, Workload, dig
+from generator.core.schemas import policy
+from generator.policy.registry import coded
+from generator.policy.secrets import credentials
+from generator.policy.workload import dig, POD_SPEC_PATHS, Workload
 
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

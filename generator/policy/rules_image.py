@@ -1,7 +1,9 @@
-"""Coded rules on container images: a valid, pinned reference (generator/image.py, as `nautilus new` checks
+"""Coded rules on container images: a valid, pinned reference (generator/core/image_ref.py, as `nautilus new` checks
 it), and an overlay naming this repository's image runs its current trainer code."""
-from .. import image, published, repo
-from .registry import coded
+from generator.core import image_ref as image
+from generator.core import published_image as published
+from generator.core import repo
+from generator.policy.registry import coded
 
 
 @coded("image-pinned")

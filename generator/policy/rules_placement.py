@@ -1,8 +1,9 @@
 """Coded rules on where and how long pods run: GPU gates, priority, taints, nodes, runtime, sleeping."""
-from .registry import coded
-from .sleep import verdict
-from .table import annotation, policy
-from .workload import Workload, dig, fitting_products, gpu_resources, offering, resources
+from generator.core.gpus import fitting_products, gpu_resources, offering
+from generator.core.schemas import annotation, policy
+from generator.policy.registry import coded
+from generator.policy.sleep import verdict
+from generator.policy.workload import dig, resources, Workload
 
 
 def _acknowledged(w: Workload, name: str) -> bool:

@@ -1,10 +1,11 @@
 """Coded rules that need arithmetic over resource quantities and sums over containers."""
 from fractions import Fraction
 
-from .. import quantity
-from .registry import coded
-from .table import policy
-from .workload import Workload, dig, gpu_resources, mounts, resources
+from generator.core import quantity
+from generator.core.gpus import gpu_resources
+from generator.core.schemas import policy
+from generator.policy.registry import coded
+from generator.policy.workload import mounts, resources, Workload
 
 
 def _cap(value) -> Fraction:

@@ -1,6 +1,6 @@
 """Coded rules on volumes: NRP storage classes and the access modes each supports."""
-from .registry import coded
-from .table import policy
+from generator.core.schemas import policy
+from generator.policy.registry import coded
 
 
 @coded("storage-class")

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from functools import cache
 
-from .table import policy
+from generator.core.schemas import policy
 
 _PAIR = re.compile(r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[:=]\s*["']?([^\s"']+)["']?\s*$""")
 _NOT_A_SECRET = re.compile(r"^(/|\./|~/)|://|\$\(|\$\{")  # paths, URLs, references to other variables

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 import tree_sitter
 import tree_sitter_bash
 
-from .table import policy
+from generator.core.schemas import policy
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"}
 SHELL_OPTIONS_WITH_VALUE = {"-o", "+o", "-O", "+O", "--rcfile", "--init-file"}

@@ -3,11 +3,10 @@ them. The variants are expanded by trainer/variants.py, the code the pods themse
 `nautilus validate` passes and `nautilus report` lists is what runs."""
 from dataclasses import dataclass, field
 
+from generator.core.schemas import sweep_schema, train_config_schema
+from generator.policy.workload import dig, workload
 from trainer import safe_yaml
-from trainer.variants import SweepError, Variant, differing, expand, problems, read, value_text
-
-from .table import sweep_schema, train_config_schema
-from .workload import dig, workload
+from trainer.variants import differing, expand, problems, read, SweepError, value_text, Variant
 
 SWEEP_KEY, TRAIN_KEY = "sweep.yaml", "train.yaml"
 ENTRY = "trainer.sweep"

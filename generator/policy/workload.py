@@ -2,8 +2,8 @@
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .. import quantity
-from .table import policy
+from generator.core import quantity
+from generator.core.gpus import resource_names
 
 # Where each built-in kind with a pod template keeps its pod spec, and its API group ("" is core).
 POD_SPEC_PATHS = {
@@ -97,30 +97,6 @@ def workload(obj: dict) -> Workload | None:
 
 def resources(container: dict, side: str) -> dict:
     return dig(container, "resources", side, default={}) or {}
-
-
-def gpu_resources() -> set[str]:
-    gpu = policy()["gpu"]
-    return {gpu["resource"], *gpu["special_resources"]}
-
-
-def fitting_products(gpu: dict, resource: str, products: set[str]) -> set[str]:
-    """Those of the GPU products whose nodes offer them under this resource name (policy.yaml `gpu:`):
-    products listed under a special resource are offered only there, the rest as gpu.resource."""
-    offered = {name: set(info["products"]) for name, info in gpu["special_resources"].items() if info.get("products")}
-    if resource == gpu["resource"]:
-        return products - set().union(*offered.values())
-    return products & offered.get(resource, products)
-
-
-def offering(gpu: dict, products: set[str]) -> list[str]:
-    """The resource names known to offer some of these products: gpu.resource or special ones listing them."""
-    listed = [name for name, info in gpu["special_resources"].items() if info.get("products")]
-    return [name for name in (gpu["resource"], *listed) if fitting_products(gpu, name, products)]
-
-
-def resource_names(resource: str) -> set[str]:
-    return gpu_resources() if resource == "gpu" else {resource}
 
 
 def mounts(pod: dict, volume_name: str) -> list[dict]:

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from generator.render import load_documents, render
+from generator.render.kustomize import load_documents, render
 from kube_support import REPO, example_folders
 
 from .controlplane import ControlPlane, wait_until

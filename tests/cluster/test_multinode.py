@@ -1,7 +1,7 @@
 """The multinode component: an Indexed train Job whose pods find each other through a headless Service."""
 import pytest
 
-from generator.render import load_documents, render
+from generator.render.kustomize import load_documents, render
 
 from .controlplane import wait_until
 from .overlays import committed

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from generator import quantity
+from generator.core import quantity
 from kube_support import downward_env
 from trainer.usage import Requests
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from generator.tools import find_tool, run
+from generator.core.tools import find_tool, run
 from hostile_support import nautilus, project, refused, snapshot
 
 REMOTES = [

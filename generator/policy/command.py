@@ -1,0 +1,39 @@
+"""`nautilus validate`: kubeconform (API schemas, offline) + NRP policy + train.yaml, over overlays or files."""
+import click
+
+from generator.core.schemas import policy
+from generator.policy.check import check
+from generator.policy.findings import FORMATS
+from generator.policy.rules_doc import rules_markdown as rules_table
+from generator.render import sources
+from generator.render.kustomize import allow_remote_option
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("--all", "use_all", is_flag=True, help="Every overlay under overlays/.")
+@click.option("--format", "output", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option("--kubernetes-version", default=None, help="API schemas of this version [default: policy.yaml's].")
+@click.option("--ignore-missing-schemas", is_flag=True, help="Skip objects with no API schema (custom resources).")
+@click.option("--rules-markdown", is_flag=True, help="Print the rule table as Markdown (docs/rules.md) and exit.")
+@allow_remote_option
+def validate(paths, use_all, output, kubernetes_version, ignore_missing_schemas, rules_markdown, allow_remote):
+    """Check overlays (rendered with kustomize), YAML files or `-` (stdin) against the Kubernetes API
+    schemas and NRP policy. Exit 0 clean, 1 on error findings, 2 on bad input.
+
+    \b
+    Example:
+      nautilus validate overlays/horse2zebra
+      nautilus validate --all --format github
+      kustomize build overlays/x | nautilus validate -
+    """
+    if rules_markdown:
+        click.echo(rules_table(), nl=False)
+        return
+    version = kubernetes_version or str(policy()["kubernetes_version"])
+    result = check(sources.load(sources.resolve(paths, use_all), allow_remote=allow_remote), version, ignore_missing_schemas)
+    text = FORMATS[output](result)
+    if text:
+        click.echo(text)
+    click.echo(result.summary(), err=True)
+    raise SystemExit(result.exit_code())

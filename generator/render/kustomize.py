@@ -1,0 +1,61 @@
+"""Render an overlay with the real kustomize (kubectl kustomize only as a stated fallback)."""
+from pathlib import Path
+
+import click
+
+from generator.core.schemas import policy
+from generator.core.tools import find_tool, run
+from generator.render.remote import refuse_remote
+from trainer import safe_yaml
+from trainer.errors import UsageError
+
+allow_remote_option = click.option(
+    "--allow-remote", is_flag=True,
+    help="Let kustomize fetch remote resources (git repositories, URLs); refused by default, since a pull request "
+         "does not show what they hold.")
+
+
+def kustomize_command() -> list[str]:
+    kustomize = find_tool("kustomize", required=False)
+    if kustomize:
+        return [kustomize, "build"]
+    kubectl = find_tool("kubectl", required=False)
+    if kubectl:
+        click.echo("warning: no kustomize binary (run `make tools`); rendering with `kubectl kustomize`", err=True)
+        return [kubectl, "kustomize"]
+    raise UsageError("neither kustomize nor kubectl is installed", "run `make tools`")
+
+
+def render(overlay: Path, allow_remote: bool = False) -> str:
+    """The overlay's manifests as kustomize prints them, offline unless allow_remote, within the time limit
+    of policy.yaml; UsageError with kustomize's own reason."""
+    overlay = Path(overlay)
+    if not (overlay / "kustomization.yaml").is_file():
+        raise UsageError(f"{overlay} has no kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
+    if not allow_remote:
+        refuse_remote(overlay)
+    proc = run([*kustomize_command(), str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
+               offline=not allow_remote)
+    if proc.returncode != 0:
+        raise UsageError(f"kustomize could not render {overlay}: {shorten(proc.stderr)}", "fix the overlay and rerun")
+    return proc.stdout
+
+
+def shorten(message: str, limit: int = 300) -> str:
+    """kustomize's error on one line: the last `Error:` line, without its stack of wrappers."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    text = (errors or lines or ["no output"])[-1].removeprefix("Error:").strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_documents(text: str, source: str = "<input>") -> list[dict]:
+    """Every non-empty YAML document in text, as plain dicts; UsageError without any object or on a document
+    that is not one, YAMLInputError (exit 2, see cli.py) on malformed or unbounded YAML."""
+    objects = [doc for doc in safe_yaml.load_all(text, source) if doc is not None]  # YAMLInputError: exit 2 (cli.py)
+    if not objects:
+        raise UsageError(f"{source} holds no Kubernetes objects", "pass a file or overlay with at least one object")
+    for doc in objects:
+        if not isinstance(doc, dict) or "kind" not in doc:
+            raise UsageError(f"{source}: a document is not a Kubernetes object", "each YAML document needs apiVersion and kind")
+    return objects

@@ -1,0 +1,71 @@
+"""What `validate` and `report` read: overlays (rendered in parallel), YAML files, or stdin."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from generator.core import repo
+from generator.render.kustomize import load_documents, render
+from trainer import safe_yaml
+from trainer.errors import UsageError
+
+
+@dataclass
+class Source:
+    label: str          # as printed: overlays/x, a file name, or -
+    file: str           # what an annotation points at: the kustomization.yaml or the file itself
+    text: str
+    docs: list[dict]
+
+
+label_for = repo.relative
+
+
+def all_overlays(root: Path | None = None) -> list[Path]:
+    root = root if root is not None else repo.overlays()
+    overlays = sorted(p for p in root.glob("*") if (p / "kustomization.yaml").is_file())
+    if not overlays:
+        raise UsageError(f"no overlays under {root}", "create one with `nautilus new NAME`")
+    return overlays
+
+
+def resolve(paths: tuple[str, ...], use_all: bool) -> list[Path | str]:
+    """The inputs as paths (overlay folders or files) or `-`; UsageError when missing or contradictory."""
+    if use_all and paths:
+        raise UsageError("--all and PATH given together", "pass either --all or the paths to check")
+    if use_all:
+        return list(all_overlays())
+    if not paths:
+        raise UsageError("nothing to check", "pass an overlay folder, a YAML file, `-` for stdin, or --all")
+    inputs: list[Path | str] = []
+    for raw in paths:
+        if raw == "-":
+            inputs.append("-")
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise UsageError(f"{raw} does not exist", "pass an overlay folder, a YAML file or `-`")
+        if path.is_dir() and not (path / "kustomization.yaml").is_file():
+            raise UsageError(f"{raw} is a folder without kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
+        inputs.append(path)
+    return inputs
+
+
+def _read(item: Path | str, label: str | None = None, allow_remote: bool = False) -> Source:
+    """One input as text and objects: stdin and files read bounded (regular files only), overlays rendered."""
+    label = "-" if item == "-" else label or label_for(Path(item))
+    if item != "-" and Path(item).is_dir():
+        text = render(Path(item), allow_remote)
+        return Source(label, f"{label}/kustomization.yaml", text, load_documents(text, label))
+    text = safe_yaml.read_text(item, label)
+    return Source(label, "" if item == "-" else label, text, load_documents(text, label))
+
+
+def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False) -> list[Source]:
+    """Every input read or rendered (labels: how to name them instead of their paths); kustomize runs
+    in parallel threads, since each render spends its time in its own process."""
+    workers = min(len(inputs), 2 * (os.cpu_count() or 2)) or 1
+    read = partial(_read, allow_remote=allow_remote)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order
