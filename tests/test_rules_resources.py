@@ -152,8 +152,9 @@ def test_special_gpu_resources_are_checked_by_name():
         ("gpu-request-limit", "container trainer: nvidia.com/a100 request 1 differs from its limit 2")]
 
 
-def test_gpu_request_without_limit_is_a_whole_number():
-    assert found("job", delete=[f"{TRAINER}/resources/limits/nvidia.com~1gpu"]) == []
+def test_gpu_request_without_limit_is_a_whole_number_that_the_api_server_refuses():
+    assert found("job", delete=[f"{TRAINER}/resources/limits/nvidia.com~1gpu"]) == [
+        ("request-equals-limit", "container trainer: nvidia.com/gpu has a request (2) but no limit")]
 
 
 # /dev/shm: a memory emptyDir inside the memory limit of each container mounting it
@@ -245,3 +246,34 @@ def test_many_replicas_without_a_limit_are_limit_ratio_only():
         ("limit-ratio", "container board: memory has no limit")]
     assert found("deployment", {**changes, "/spec/template/spec/containers/0/resources/limits/memory": "1.1Gi"}) == [
         ("limit-equals-request", "150 pods at once: container board memory limit 1.1Gi differs from its request 1Gi")]
+
+
+# What the API server refuses: a request above its limit (any resource), extended resources and hugepages
+# not exactly at their limit, hugepages without cpu or memory
+def test_request_above_its_limit_for_any_resource_of_any_container():
+    assert found("job", {f"{TRAINER}/resources/requests/memory": "64Gi"}) == [
+        ("request-above-limit", "container trainer: memory request 64Gi is above its limit 36Gi")]
+    init = {f"{JOB}/initContainers": [{**HELPER, "resources": {"requests": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
+                                                                "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "1Gi"}}}]}
+    assert found("job", init) == [("request-above-limit", "container helper: ephemeral-storage request 2Gi is above its limit 1Gi")]
+    assert found("job", both(TRAINER, "memory", "36Gi")) == []  # equal is fine
+    assert found("job", both(TRAINER, "memory", "36864Mi", "36Gi")) == []  # the same amount written two ways
+
+
+def test_extended_resources_and_hugepages_need_request_equal_to_limit():
+    no_limit = found("job", delete=[f"{TRAINER}/resources/limits/nvidia.com~1gpu"])
+    assert no_limit == [("request-equals-limit", "container trainer: nvidia.com/gpu has a request (2) but no limit")]
+    assert found("job", delete=[f"{TRAINER}/resources/requests/nvidia.com~1gpu"]) == []  # the request defaults to the limit
+    assert found("job", both(TRAINER, "example.com~1fpga", "1", "2")) == [
+        ("request-equals-limit", "container trainer: example.com/fpga request 1 is below its limit 2")]
+    assert found("job", both(TRAINER, "example.com~1fpga", "3", "2")) == [
+        ("request-above-limit", "container trainer: example.com/fpga request 3 is above its limit 2")]
+    assert found("job", both(TRAINER, "hugepages-2Mi", "64Mi", "128Mi")) == [
+        ("request-equals-limit", "container trainer: hugepages-2Mi request 64Mi is below its limit 128Mi")]
+    assert found("job", both(TRAINER, "hugepages-2Mi", "128Mi")) == []
+
+
+def test_hugepages_need_cpu_or_memory():
+    changes = {f"{TRAINER}/resources": {"requests": {"hugepages-2Mi": "64Mi"}, "limits": {"hugepages-2Mi": "64Mi"}}}
+    assert ("hugepages-cpu-memory", "container trainer: asks for hugepages-2Mi without a cpu or memory request or limit") \
+        in found("job", changes)

@@ -153,3 +153,17 @@ def test_rules_doc_lists_every_rule_with_numbers_from_policy():
     for rule_id in (c for case in cases() for c in case["expect"]):
         assert f"| `{rule_id}` |" in text
     assert "at most 2 GPUs" in text and "{" not in text.split("| --- |")[-1]
+
+
+def test_a_request_above_its_limit_in_a_new_overlay_fails_as_the_api_server_refuses_it(tmp_path):
+    """The walk's case: only the train container's requests.memory raised to 64Gi, its limit left at 7884Mi."""
+    assert run("new", "cells", "--namespace", "gp-engine-lab", "--output-dir", str(tmp_path))[0] == 0
+    path = tmp_path / "cells/resources.yaml"
+    patch = load_yaml(path)
+    train = patch["spec"]["template"]["spec"]["containers"][0]
+    assert (train["name"], train["resources"]["limits"]["memory"]) == ("train", "7884Mi")
+    train["resources"]["requests"]["memory"] = "64Gi"
+    write_yaml(path, patch)
+    code, out, _ = run("validate", tmp_path / "cells")
+    assert code == 1
+    assert "request-above-limit: container train: memory request 64Gi is above its limit 7884Mi" in out

@@ -149,3 +149,45 @@ def limit_equals_request(w: Workload, _):
             if request is not None and limit is not None and _cap(request) != _cap(limit):
                 yield (f"{pods} pods at once: container {container.get('name')} {resource} limit {limit} "
                        f"differs from its request {request}")
+
+
+def _overcommitable(name: str) -> bool:
+    """The API server's IsOvercommitAllowed: a native resource (no domain, or a kubernetes.io one) that is not
+    hugepages. The others (extended resources such as nvidia.com/gpu, hugepages-*) need request == limit."""
+    native = "/" not in name or "kubernetes.io/" in name
+    return native and not name.startswith("hugepages-")
+
+
+def _pairs(container: dict):
+    """(resource, request, limit) for each resource the container names, either side may be None."""
+    requests, limits = resources(container, "requests"), resources(container, "limits")
+    for name in sorted(set(requests) | set(limits), key=str):
+        yield str(name), requests.get(name), limits.get(name)
+
+
+@coded("request-above-limit")
+def request_above_limit(container: dict, _):
+    for name, request, limit in _pairs(container):
+        if request is None or limit is None or name in gpu_resources():  # GPUs: gpu-request-limit says it
+            continue
+        if _cap(request) > _cap(limit):
+            yield f"{name} request {request} is above its limit {limit}"
+
+
+@coded("request-equals-limit")
+def request_equals_limit(container: dict, _):
+    for name, request, limit in _pairs(container):
+        if _overcommitable(name) or request is None:
+            continue
+        if limit is None:
+            yield f"{name} has a request ({request}) but no limit"
+        elif name not in gpu_resources() and _cap(request) < _cap(limit):  # above: request-above-limit
+            yield f"{name} request {request} is below its limit {limit}"
+
+
+@coded("hugepages-cpu-memory")
+def hugepages_cpu_memory(container: dict, _):
+    names = {name for name, _request, _limit in _pairs(container)}
+    huge = sorted(n for n in names if n.startswith("hugepages-"))
+    if huge and not names & {"cpu", "memory"}:
+        yield f"asks for {', '.join(huge)} without a cpu or memory request or limit"
