@@ -51,7 +51,13 @@ def pod_of(files, name="p/resources.yaml"):
     (["--gpu-product", "bad value", "--allow-unknown-product"], "error: --gpu-product 'bad value' is not a label value",
      "use at most 63 letters"),
     (["--gpu-product", "A" * 64, "--allow-unknown-product"], "is not a label value", "use at most 63 letters"),
-    (["--gpu-product", "NVIDIA-B300"], "error: unknown GPU product 'NVIDIA-B300'", "or pass --allow-unknown-product"),
+    (["--gpu-product", "NVIDIA-B300"], "error: NVIDIA-B300 is not a GPU product NRP offers", "or pass --allow-unknown-product"),
+    (["--gpu-product", "NVIDIA-A1O"], "error: NVIDIA-A1O is not a GPU product NRP offers",
+     "did you mean NVIDIA-A10? (or pass --allow-unknown-product"),
+    (["--gpu-product", "Quadro-RTX-600"], "error: Quadro-RTX-600 is not a GPU product NRP offers",
+     "did you mean Quadro-RTX-6000? (or pass --allow-unknown-product"),
+    (["--gpu-product", "B300"], "error: B300 is not a GPU product NRP offers",
+     "NRP offers NVIDIA-GeForce-GTX-1080-Ti, NVIDIA-GeForce-RTX-2080-Ti, "),
     (["--gpu-product", "NVIDIA-A100-SXM4-80GB"], "error: NVIDIA-A100-SXM4-80GB is not offered as nvidia.com/gpu",
      "pass --gpu-resource nvidia.com/a100"),
     (["--gpus", "3", "--dev-pod"], "error: --gpus 3 with --dev-pod: NRP allows 2 GPUs in an interactive pod",
@@ -117,6 +123,8 @@ def test_gpu_product_offered_under_a_special_resource_and_unknown_products(tmp_p
     assert code == 0, output
     terms = pod_of(files, "p/gpu.yaml")["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["NVIDIA-B300"]
+    assert files["p/gpu.yaml"]["metadata"]["annotations"] == {  # validate's gpu-product error, waived with the reason
+        "waive.nautilus.io/gpu-product": "NVIDIA-B300: newer than schemas/policy.yaml's products (nautilus new --allow-unknown-product)"}
 
 
 def test_a_gated_gpu_with_quota_or_opportunistic_or_no_gpu_at_all(tmp_path):
@@ -307,6 +315,6 @@ def test_check_alone_refuses_what_no_writer_may_see(tmp_path):
                   gpu_quota=None, priority_class=None, cpu="8", memory="16Gi", shm="8Gi", dev_pod=False)
     fields = {key: value for key, value in fields.items() if key in scaffold.Project.__dataclass_fields__}
     policy = nrp_policy()
-    scaffold.check(scaffold.Project(**fields), policy, False)
+    scaffold.check(scaffold.Project(**fields), policy)
     with pytest.raises(UsageError, match="--image 'Not An Image'"):
-        scaffold.check(scaffold.Project(**dict(fields, image="Not An Image")), policy, False)
+        scaffold.check(scaffold.Project(**dict(fields, image="Not An Image")), policy)

@@ -167,3 +167,23 @@ def test_a_request_above_its_limit_in_a_new_overlay_fails_as_the_api_server_refu
     code, out, _ = run("validate", tmp_path / "cells")
     assert code == 1
     assert "request-above-limit: container train: memory request 64Gi is above its limit 7884Mi" in out
+
+
+def test_a_gpu_product_typo_edited_by_hand_fails_naming_the_near_product(tmp_path):
+    """The walk's case: NVIDIA-A1O in gpu.yaml keeps the pod Pending until the Job's deadline."""
+    assert run("new", "cells", "--namespace", "gp-engine-lab", "--gpu-product", "NVIDIA-A10", "--output-dir", str(tmp_path))[0] == 0
+    path = tmp_path / "cells/gpu.yaml"
+    path.write_text(path.read_text().replace("NVIDIA-A10", "NVIDIA-A1O"))
+    code, out, _ = run("validate", tmp_path / "cells")
+    assert code == 1
+    assert ("Job/cells-train: gpu-product: selects nvidia.com/gpu.product=NVIDIA-A1O: NVIDIA-A1O is not a GPU product "
+            "NRP offers (did you mean NVIDIA-A10?)") in out
+
+
+def test_a_product_newer_than_the_table_is_waived_with_its_reason(tmp_path):
+    args = ("new", "cells", "--namespace", "gp-engine-lab", "--gpu-product", "NVIDIA-B300", "--dev-pod", "--output-dir", str(tmp_path))
+    assert run(*args)[0] == 2
+    assert run(*args, "--allow-unknown-product")[0] == 0
+    code, report, _ = run_json("validate", tmp_path / "cells", tmp_path / "cells.dev")
+    assert code == 0, report["findings"]
+    assert sorted((w["kind"], w["rule"]) for w in report["waivers"]) == [("Job", "gpu-product"), ("Pod", "gpu-product")]

@@ -1,4 +1,6 @@
 """GPU resource names and the products each offers, as policy.yaml's `gpu:` section lists them."""
+import difflib
+
 from generator.core.schemas import policy
 
 
@@ -24,3 +26,18 @@ def offering(gpu: dict, products: set[str]) -> list[str]:
 
 def resource_names(resource: str) -> set[str]:
     return gpu_resources() if resource == "gpu" else {resource}
+
+
+def unknown_product(product: str) -> tuple[str, str]:
+    """(what, hint) for a product policy.yaml does not list: the nearest listed products, else all of them."""
+    products = policy()["gpu"]["products"]
+    near = nearest(product, products)
+    hint = f"did you mean {' or '.join(near)}?" if near else f"NRP offers {', '.join(products)}"
+    return f"{product} is not a GPU product NRP offers", hint
+
+
+def nearest(word: str, choices: list[str], cutoff: float = 0.6, margin: float = 0.05) -> list[str]:
+    """The choices closest to word (difflib's ratio at least cutoff, within margin of the best), best first."""
+    close = difflib.get_close_matches(word, choices, n=len(choices), cutoff=cutoff)
+    best = difflib.SequenceMatcher(None, word, close[0]).ratio() if close else 0
+    return [c for c in close if difflib.SequenceMatcher(None, word, c).ratio() >= best - margin][:3]

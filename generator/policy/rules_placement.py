@@ -1,5 +1,5 @@
 """Coded rules on where and how long pods run: GPU gates, priority, taints, nodes, runtime, sleeping."""
-from generator.core.gpus import fitting_products, gpu_resources, offering
+from generator.core.gpus import fitting_products, gpu_resources, offering, unknown_product
 from generator.core.schemas import annotation, policy
 from generator.policy.registry import coded
 from generator.policy.sleep import verdict
@@ -85,11 +85,21 @@ def _products(pod: dict, required_only: bool = False) -> set[str]:
     return wanted
 
 
+def _unknown_products(products: set[str]):
+    label, known = policy()["gpu"]["product_label"], set(policy()["gpu"]["products"])
+    for product in sorted(products - known):
+        what, hint = unknown_product(product)
+        yield f"selects {label}={product}: {what} ({hint})"
+
+
 @coded("gpu-product")
 def gpu_product(w: Workload, _):
-    label, known = policy()["gpu"]["product_label"], set(policy()["gpu"]["products"])
-    for product in sorted(_products(w.pod) - known):
-        yield f"selects {label}={product}, which is not a known NRP GPU product"
+    yield from _unknown_products(_products(w.pod, required_only=True))
+
+
+@coded("gpu-product-preferred")
+def gpu_product_preferred(w: Workload, _):
+    yield from _unknown_products(_products(w.pod) - _products(w.pod, required_only=True))
 
 
 def _gpu_names(container: dict) -> set[str]:

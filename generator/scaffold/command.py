@@ -68,14 +68,15 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         nodes=options.count("--nodes", nodes, 1, policy["workloads"]["job"]["max_jobs_at_once"], "use --nodes 1 or more"),
         dev_pod=dev_pod, image_pull_secret=image_pull_secret, sweep=tuple(sweep),
         parallel=None if parallel is None else options.count("--parallel", parallel, 1, MAX_VARIANTS,
-                                                                  "run 1 or more variants at once, e.g. --parallel 2"))
-    options.check(project, policy, allow_unknown_product)
+                                                                  "run 1 or more variants at once, e.g. --parallel 2"),
+        allow_unknown_product=allow_unknown_product)
+    options.check(project, policy)
     check_parent(output_dir)
     dev, results = f"{name}.dev", f"{name}.results"
     writers = {name: lambda folder: overlay.overlay(project, policy, folder),
                results: lambda folder: overlay.results_overlay(project, folder)}
     if dev_pod:
-        writers[dev] = lambda folder: overlay.dev_overlay(project, folder)
+        writers[dev] = lambda folder: overlay.dev_overlay(project, policy, folder)
     for folder in writers:
         if (output_dir / folder).exists() and not force:
             raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")

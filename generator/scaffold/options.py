@@ -6,7 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from generator.core import quantity, yamlio
-from generator.core.gpus import fitting_products, offering
+from generator.core.gpus import fitting_products, offering, unknown_product
 from generator.core.image_ref import parse as reference_of
 from generator.core.image_ref import unpinned
 from generator.core.schemas import train_config_schema
@@ -44,6 +44,7 @@ class Project:
     image_pull_secret: str | None = None
     sweep: tuple[str, ...] = ()     # --sweep KEY=V1,V2 options
     parallel: int | None = None     # pods of the sweep at once
+    allow_unknown_product: bool = False  # products not in policy.yaml, waived on the pods with that reason
 
 
 def defaults() -> dict:
@@ -65,7 +66,7 @@ def amount(option: str, text: str, example: str, resource: str, policy: dict) ->
     return quantity.parse(text)
 
 
-def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
+def check(p: Project, policy: dict) -> None:
     """Every rule a fresh overlay must meet; the first one broken is a UsageError."""
     check_names(p, policy)
     gpu = policy["gpu"]
@@ -102,10 +103,9 @@ def check(p: Project, policy: dict, allow_unknown_product: bool) -> None:
         if not LABEL_VALUE.fullmatch(product) or len(product) > LABEL_MAX:
             raise UsageError(f"--gpu-product {product!r} is not a label value",
                              "use at most 63 letters, digits, dashes, dots and underscores, as the node label shows it")
-    if unknown and not allow_unknown_product:
-        raise UsageError(f"unknown GPU product {unknown[0]!r}",
-                         "use a value of `kubectl get nodes -L nvidia.com/gpu.product` listed in schemas/policy.yaml, "
-                         "or pass --allow-unknown-product")
+    if unknown and not p.allow_unknown_product:
+        what, hint = unknown_product(unknown[0])
+        raise UsageError(what, f"{hint} (or pass --allow-unknown-product for a product newer than schemas/policy.yaml)")
     if p.gpu_products and not fitting_products(gpu, p.gpu_resource, set(p.gpu_products)):
         raise UsageError(f"{', '.join(p.gpu_products)} is not offered as {p.gpu_resource}; the pod would never schedule",
                          f"pass --gpu-resource {' or '.join(offering(gpu, set(p.gpu_products)))}")

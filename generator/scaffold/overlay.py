@@ -86,10 +86,7 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
 
     if gpu_patch:
         gpu = yamlio.load(TEMPLATES / "overlay/gpu.yaml")
-        if p.gpu_quota:
-            gpu["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
-        else:
-            del gpu["metadata"]["annotations"]
+        _annotate(gpu, p, policy)
         pod = gpu["spec"]["template"]["spec"]
         if p.priority_class:
             pod.insert(0, "priorityClassName", p.priority_class)
@@ -117,15 +114,32 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
         sweep.write(folder, sweep.grid(p.sweep), p.parallel or 1, folder / base)
 
 
-def dev_overlay(p: Project, folder: Path) -> None:
+def waivers(p: Project, policy: dict) -> dict[str, str]:
+    """The waiver annotations a project's pods carry: products newer than policy.yaml, accepted on the command line."""
+    unknown = [product for product in p.gpu_products if product not in policy["gpu"]["products"]]
+    if not (unknown and p.allow_unknown_product):
+        return {}
+    return {f"{policy['annotations']['waiver_prefix']}gpu-product":
+            f"{', '.join(unknown)}: newer than schemas/policy.yaml's products (nautilus new --allow-unknown-product)"}
+
+
+def _annotate(patch: dict, p: Project, policy: dict) -> None:
+    """A patch's annotations: the quota acknowledgement and the waivers; none at all when there are neither."""
+    notes = patch["metadata"]["annotations"]
+    notes.clear()
+    if p.gpu_quota:
+        notes[policy["annotations"]["gpu_quota"]] = p.gpu_quota
+    notes.update(waivers(p, policy))
+    if not notes:
+        del patch["metadata"]["annotations"]
+
+
+def dev_overlay(p: Project, policy: dict, folder: Path) -> None:
     """The opt-in dev pod's folder, <name>.dev, next to the project's overlay."""
     kustomization = _pod_overlay(p, folder, "dev")
-    if p.priority_class or p.gpu_quota or p.image_pull_secret:  # as the train Job has them: a Job-to-Pod replacement cannot be optional
+    if p.priority_class or p.gpu_quota or p.image_pull_secret or waivers(p, policy):  # as the train Job has them: a Job-to-Pod replacement cannot be optional
         access = yamlio.load(TEMPLATES / "overlay-dev/access.yaml")
-        if p.gpu_quota:
-            access["metadata"]["annotations"]["nautilus.io/gpu-quota"] = p.gpu_quota
-        else:
-            del access["metadata"]["annotations"]
+        _annotate(access, p, policy)
         if p.priority_class:
             access["spec"]["priorityClassName"] = p.priority_class
         else:
