@@ -15,6 +15,7 @@ from generator.review import command as report
 from generator.scaffold import command as scaffold
 from trainer.errors import DEBUG_ENV, one_line, UNEXPECTED, UsageError
 
+PACKAGE = "nautilus-ml-template"  # pyproject.toml's name: `nautilus --version` reads its installed version
 # The commands a user runs right before `kubectl apply -k`: they warn when that kubectl is too old.
 CHECK_KUBECTL = {"new", "build", "validate"}
 
@@ -63,6 +64,7 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=PACKAGE, prog_name="nautilus")
 @click.pass_context
 def main(ctx):
     """Scaffold, render, validate and report Kustomize overlays for NRP Nautilus.

@@ -54,7 +54,7 @@ def smoke_config(overlay: Path, dataset: Path, steps: int, out: Path) -> Path:
     return out
 
 
-@click.command()
+@click.command(short_help="New, render, validate, report and a short CPU training run, no cluster needed.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep everything here [default: a new temporary folder].")
 @click.option("--steps", default=200, show_default=True, help="Training steps of the CPU run.")

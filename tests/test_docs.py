@@ -643,3 +643,33 @@ def test_the_documents_speak_of_the_project_and_its_users():
              for number, line in enumerate(path.read_text().splitlines(), 1) if words.search(line)]
     assert not found, "\n".join(found)
     assert "not measured on a GPU yet" in (REPO / "docs/performance.md").read_text()
+
+
+def _readme_steps() -> dict[int, str]:
+    """The README's numbered walk-through: {number: the step's text}."""
+    text = (REPO / "README.md").read_text()
+    parts = re.split(r"^(\d+)\. \*\*", text, flags=re.M)
+    return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
+
+
+def test_references_to_readme_steps_name_the_right_step():
+    steps = _readme_steps()
+    for doc in DOCS:
+        for number in re.findall(r"README(?:'s)? step (\d+)", doc.read_text()):
+            assert int(number) in steps, f"{doc.name}: README step {number} does not exist"
+    adapting = (REPO / "docs/adapting.md").read_text()
+    number = int(re.search(r"\[README step (\d+)\]\([^)]*\) for the one click", adapting)[1])
+    assert "Change visibility" in steps[number] and "pull secret" in steps[number], f"README step {number}"
+
+
+def test_results_are_copied_where_git_does_not_see_them():
+    """`kubectl cp` from a pod, run from the repository root as written, writes outside the repository or into
+    a folder git ignores: no untracked samples/ left in the user's working tree."""
+    copies = [(doc.name, match[1]) for doc in DOCS
+              for match in re.finditer(r"kubectl cp \S+:\S+ (\S+)", doc.read_text())]
+    assert copies
+    for doc, destination in copies:
+        if destination.startswith(("/", "~", "..")):
+            continue
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", destination], cwd=REPO)
+        assert ignored.returncode == 0, f"{doc}: kubectl cp writes {destination}, which git would show as untracked"

@@ -88,7 +88,7 @@ def test_init_writes_bases_that_render(tmp_path):
     ["a" * 58],                                                  # a-...-train passes 63 characters
     ["a" * 55, "--nodes", "100"],                                # fits alone, but pod hostname a...-train-99 is 64
     ["1abc", "--nodes", "2"],                                    # multinode Service name needs a leading letter
-    ["p", "--namespace", "Bad_NS"],
+    ["p", "--namespace", "Bad_NS"], ["p", "--namespace", "default"], ["p", "--namespace", "kube-system"],
     ["p", "--gpus", "9"], ["p", "--gpus", "-1"], ["p", "--gpus", "1.5"], ["p", "--gpus", "abc"],
     ["p", "--gpus", "3", "--dev-pod"],
     ["p", "--memory", "12 GB"], ["p", "--memory", "-1"], ["p", "--cpu", "abc"], ["p", "--shm", "32Gi"],
@@ -218,3 +218,37 @@ def test_default_sizes_are_measured_scaled_by_gpus_and_overridable(tmp_path):
         container = base[name]["containers"][0]["resources"]["requests"]
         shm = next(v for v in base[name]["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"]
         assert (container["cpu"], container["memory"], shm) == (want["cpu"], want["memory"], want["shm"]), name
+
+
+def _flat(text: str) -> str:
+    """Help text as one line: click wraps at 80 columns, also after a hyphen."""
+    return " ".join(text.split()).replace("- ", "-")
+
+
+def test_counts_show_a_number_and_priority_classes_are_listed_in_the_help():
+    shown = nautilus("new", "--help").output
+    for option in ("--gpus", "--nodes", "--parallel"):
+        assert f"{option} N " in shown and f"{option} TEXT" not in shown
+    assert f"one of: {', '.join(POLICY['priority_classes']['allowed'])};" in _flat(shown)
+
+
+def test_counts_keep_their_one_line_errors():
+    for option, value in (("--gpus", "abc"), ("--nodes", "0"), ("--parallel", "x")):
+        result = nautilus("new", "p", "--namespace", "ns", "--sweep", "train.lr=1,2" if option == "--parallel" else "train.lr=1",
+                          option, value, "--output-dir", "/nonexistent")
+        assert result.exit_code == 2 and result.output.startswith(f"error: {option} '{value}' is not a whole number from ")
+
+
+def test_top_level_help_names_each_command_in_full():
+    from generator.cli import main
+    shown = nautilus("--help").output
+    commands = shown.split("Commands:")[1]
+    assert "..." not in commands
+    for name, command in main.commands.items():
+        assert _flat(f"{name} {command.short_help}") in _flat(commands)
+
+
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+    result = nautilus("--version")
+    assert (result.exit_code, result.output) == (0, f"nautilus, version {version('nautilus-ml-template')}\n")

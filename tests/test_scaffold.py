@@ -88,6 +88,7 @@ def test_refused_options_name_the_problem_and_the_fix(tmp_path, args, what, fix)
 @pytest.mark.parametrize("name, args, what", [
     ("Foo_1", [], "error: NAME 'Foo_1' is not a DNS-1123 label"),
     ("p", ["--namespace", "Bad_NS"], "error: --namespace 'Bad_NS' is not a DNS-1123 label"),
+    ("p", ["--namespace", "default"], "error: --namespace default is one of the cluster's own namespaces"),
     ("a" * 64, [], "is not a DNS-1123 label"),
     ("a" * 57, [], f"error: NAME '{'a' * 57}' makes '{'a' * 57}-results' 65 characters long, above Kubernetes' 63"),
     ("a" * 55, ["--nodes", "100"], f"makes '{'a' * 55}-train-99' 64 characters long"),

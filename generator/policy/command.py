@@ -9,7 +9,7 @@ from generator.render import sources
 from generator.render.kustomize import allow_remote_option
 
 
-@click.command()
+@click.command(short_help="Check overlays against the Kubernetes API schemas and NRP policy; exit 1 on errors.")
 @click.argument("paths", nargs=-1)
 @click.option("--all", "use_all", is_flag=True, help="Every overlay under overlays/.")
 @click.option("--format", "output", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)

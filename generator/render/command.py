@@ -6,7 +6,7 @@ import click
 from generator.render.kustomize import allow_remote_option, render
 
 
-@click.command()
+@click.command(short_help="Print the rendered manifests of OVERLAY (kustomize build, offline).")
 @click.argument("overlay", type=click.Path(path_type=Path))
 @allow_remote_option
 def build(overlay, allow_remote):

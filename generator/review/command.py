@@ -104,7 +104,7 @@ def summary(entries: list[dict], after: dict[str, Side], before: dict[str, Side]
     }
 
 
-@click.command()
+@click.command(short_help="Tabulate what each overlay asks NRP for, as Markdown for a pull request or JSON.")
 @click.argument("paths", nargs=-1)
 @click.option("--all", "use_all", is_flag=True, help="Every overlay under overlays/.")
 @click.option("--base", "base_ref", default=None, help="Compare with the overlays at this git ref (e.g. origin/main).")

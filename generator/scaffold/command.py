@@ -15,15 +15,32 @@ from trainer.variants import MAX_VARIANTS
 _DEFAULTS = options.defaults()
 
 
-@click.command()
+class PolicyListOption(click.Option):
+    """An option whose help names values of schemas/policy.yaml (`{}` in the help), read when the help is shown."""
+
+    def __init__(self, *args, listed: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listed, self.template = listed, self.help
+
+    def get_help_record(self, ctx):
+        node = nrp_policy()
+        for key in self.listed:
+            node = node[key]
+        self.help = self.template.format(", ".join(node))
+        return super().get_help_record(ctx)
+
+
+@click.command(short_help="Write a project's overlay (overlays/NAME/, NAME.results/, and NAME.dev/ with --dev-pod).")
 @click.argument("name")
 @click.option("--namespace", required=True, help="Your NRP namespace (kubectl config view --minify).")
-@click.option("--gpus", default=str(_DEFAULTS["gpus"]), show_default=True, help="GPUs per pod, 0-8 (at most 2 with --dev-pod).")
+@click.option("--gpus", default=str(_DEFAULTS["gpus"]), show_default=True, metavar="N",
+              help="GPUs per pod, 0-8 (at most 2 with --dev-pod).")
 @click.option("--gpu-product", "gpu_products", multiple=True, help="nvidia.com/gpu.product value; repeat for several.")
 @click.option("--allow-unknown-product", is_flag=True, help="Accept a --gpu-product not yet in schemas/policy.yaml.")
 @click.option("--gpu-resource", default="nvidia.com/gpu", show_default=True, help="GPU resource name, e.g. nvidia.com/a100.")
 @click.option("--gpu-quota", help="How the namespace has quota for a gated GPU resource (a100, h100, ...).")
-@click.option("--priority-class", help="NRP priority class; opportunistic runs gated GPUs without quota, preemptible.")
+@click.option("--priority-class", cls=PolicyListOption, listed=("priority_classes", "allowed"),
+              help="NRP priority class, one of: {}; opportunistic runs gated GPUs without quota, preemptible.")
 @click.option("--cpu", help="CPU request per pod [default: scaled by --gpus, schemas/sizing.yaml].")
 @click.option("--memory", help="Memory request per pod, /dev/shm included [default: scaled by --gpus, schemas/sizing.yaml].")
 @click.option("--shm", help="/dev/shm size (memory) [default: scaled by --gpus, schemas/sizing.yaml].")
@@ -35,10 +52,10 @@ _DEFAULTS = options.defaults()
 @click.option("--image-pull-secret", help="Secret that pulls a private image (kubectl create secret docker-registry), "
               "for every pod.")
 @click.option("--dataset", default=_DEFAULTS["dataset"], show_default=True, help="Dataset name in train.yaml.")
-@click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, help="Nodes for a multi-node train Job.")
+@click.option("--nodes", default=str(_DEFAULTS["nodes"]), show_default=True, metavar="N", help="Nodes for a multi-node train Job.")
 @click.option("--sweep", "sweep", multiple=True, metavar="KEY=V1,V2",
               help="Sweep a train.yaml key over values (repeat: every combination); one Indexed Job, a pod per variant.")
-@click.option("--parallel", default=None, help="Pods of the sweep at once [default: 1].")
+@click.option("--parallel", default=None, metavar="N", help="Pods of the sweep at once [default: 1].")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
 @click.option("--force", is_flag=True, help="Replace an existing overlay (a NAME.dev/ is kept unless --dev-pod rewrites it).")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None,
@@ -103,7 +120,7 @@ def default_image() -> tuple[str, str | None]:
                                 f"or no committed trainer/): wrote the template's {_DEFAULTS['image']}; pass --image to choose")
 
 
-@click.command()
+@click.command(short_help="Write the Kustomize bases (base/) and an empty overlays/ into another repository.")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing base/ folder.")
 def init(directory, force):

@@ -145,6 +145,9 @@ def check_names(p: Project, policy: dict) -> None:
         if not DNS_LABEL.fullmatch(value) or len(value) > LABEL_MAX:
             raise UsageError(f"{option} {value!r} is not a DNS-1123 label",
                              "use at most 63 lowercase letters, digits and dashes, starting and ending alphanumeric")
+    if p.namespace in policy["namespaces"]["reserved"]:
+        raise UsageError(f"--namespace {p.namespace} is one of the cluster's own namespaces, where NRP users cannot write",
+                         "pass your own NRP namespace (`kubectl config view --minify` shows it)")
     names = [f"{p.name}-{base}" for base in defaults()["label_names"]]
     if p.nodes > 1:  # an indexed pod's hostname is <job>-<index>; the headless Service needs a leading letter
         names.append(f"{p.name}-{defaults()['multinode_name']}-{p.nodes - 1}")
