@@ -73,7 +73,8 @@ def main(ctx):
     Example:
       nautilus new myproject --namespace gp-engine-lab --gpus 2 --gpu-product NVIDIA-A10
       nautilus validate overlays/myproject
-      kubectl apply -k overlays/myproject
+      kubectl apply -k overlays/myproject -l 'nautilus.io/stage in (storage,config,data)'
+      kubectl apply -k overlays/myproject    # once the data Job has completed (README step 4)
     """
     if ctx.invoked_subcommand in CHECK_KUBECTL:
         kubectl_version.warn_if_old()

@@ -252,3 +252,10 @@ def test_version_is_the_installed_package_version():
     from importlib.metadata import version
     result = nautilus("--version")
     assert (result.exit_code, result.output) == (0, f"nautilus, version {version('nautilus-ml-template')}\n")
+
+
+def test_help_examples_stage_the_data_before_the_whole_overlay():
+    """As the README's step 4: the data stage first, so that no GPU waits on a download."""
+    for args in (["--help"], ["new", "--help"]):
+        applies = [line.strip() for line in nautilus(*args).output.splitlines() if line.strip().startswith("kubectl apply")]
+        assert applies and "nautilus.io/stage in (storage,config,data)" in applies[0], applies

@@ -69,7 +69,8 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     Example:
       nautilus new myproject --namespace gp-engine-lab --gpus 2 --gpu-product NVIDIA-A10
       nautilus new lrsweep --namespace gp-engine-lab --gpus 1 --sweep train.lr=1e-4,2e-4 --parallel 2
-      kubectl apply -k overlays/myproject
+      kubectl apply -k overlays/myproject -l 'nautilus.io/stage in (storage,config,data)'
+      kubectl apply -k overlays/myproject    # once the data Job has completed (README step 4)
     """
     policy = nrp_policy()
     gpus = options.count("--gpus", gpus, 0, policy["workloads"]["job"]["max_gpus_per_pod"], "ask for whole GPUs, e.g. --gpus 1")
