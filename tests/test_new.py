@@ -1,10 +1,11 @@
 """`nautilus new`, `init` and `build`: a requested overlay renders right; every bad input is refused cleanly."""
+import subprocess
 from fractions import Fraction
 
 import pytest
 from ruamel.yaml import YAML
 
-from kube_support import REPO, build, by_kind_name, kubeconform_strict, nautilus, tree
+from kube_support import REPO, build, by_kind_name, git, kubeconform_strict, nautilus, tree
 from generator.core import quantity
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
@@ -259,3 +260,42 @@ def test_help_examples_stage_the_data_before_the_whole_overlay():
     for args in (["--help"], ["new", "--help"]):
         applies = [line.strip() for line in nautilus(*args).output.splitlines() if line.strip().startswith("kubectl apply")]
         assert applies and "nautilus.io/stage in (storage,config,data)" in applies[0], applies
+
+
+def test_force_over_edits_refuses_listing_them_and_discarding_keeps_a_copy(tmp_path):
+    """The walk's case: train.yaml edited by hand and a sweep.yaml of the user's own, then `new --force`."""
+    assert nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path).exit_code == 0
+    (tmp_path / "p/train.yaml").write_text((tmp_path / "p/train.yaml").read_text() + "# lr tried by hand\n")
+    (tmp_path / "p/sweep.yaml").write_text("train.lr: [1.0e-4, 2.0e-4]\n")
+    before = tree(tmp_path)
+    result = nautilus("new", "p", "--namespace", "ns", "--gpus", "2", "--force", "--output-dir", tmp_path)
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"error: files edited since nautilus wrote them would be lost: {tmp_path / 'p'} "
+                                    "(sweep.yaml, train.yaml); ") and "--discard-edits" in result.output
+    assert tree(tmp_path) == before
+    result = nautilus("new", "p", "--namespace", "ns", "--gpus", "2", "--force", "--discard-edits", "--output-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    [copy] = (tmp_path / ".discarded").glob("p-*")
+    assert f"note: replaced the edited {tmp_path / 'p'}; its files as they were are in {copy}" in result.output
+    assert {name: data for name, data in tree(copy).items()} == {name[2:]: data for name, data in before.items()
+                                                                  if name.startswith("p/")}
+    assert not (tmp_path / "p/sweep.yaml").exists()
+    git(tmp_path, "init", "-q")  # the copies never show up in the user's git status
+    assert ".discarded" not in git(tmp_path, "status", "--porcelain", "--untracked-files=all")
+
+
+def test_force_over_an_overlay_as_nautilus_wrote_it_needs_no_discarding(tmp_path):
+    assert nautilus("new", "p", "--namespace", "ns", "--dev-pod", "--output-dir", tmp_path).exit_code == 0
+    assert "train.yaml" in (tmp_path / "p/.nautilus-written.sha256").read_text()
+    check = subprocess.run(["sha256sum", "--check", "--quiet", ".nautilus-written.sha256"], cwd=tmp_path / "p")
+    assert check.returncode == 0  # the record is sha256sum's format
+    result = nautilus("new", "p", "--namespace", "ns", "--gpus", "2", "--dev-pod", "--force", "--output-dir", tmp_path)
+    assert result.exit_code == 0 and "note: replaced" not in result.output, result.output
+    assert not (tmp_path / ".discarded").exists()
+
+
+def test_an_overlay_without_a_record_counts_as_edited(tmp_path):
+    assert nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path).exit_code == 0
+    (tmp_path / "p/.nautilus-written.sha256").unlink()  # written by hand, or by a nautilus that kept no record
+    result = nautilus("new", "p", "--namespace", "ns", "--force", "--output-dir", tmp_path)
+    assert result.exit_code == 2 and "(kustomization.yaml, resources.yaml, storage.yaml, train.yaml)" in result.output

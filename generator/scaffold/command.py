@@ -7,7 +7,7 @@ import click
 from generator.core import published_image as published
 from generator.core import repo
 from generator.core.schemas import policy as nrp_policy
-from generator.scaffold import options, overlay, sizing
+from generator.scaffold import options, overlay, sizing, written
 from trainer.atomic import check_parent, replace_folders
 from trainer.errors import UsageError
 from trainer.variants import MAX_VARIANTS
@@ -57,11 +57,15 @@ class PolicyListOption(click.Option):
               help="Sweep a train.yaml key over values (repeat: every combination); one Indexed Job, a pod per variant.")
 @click.option("--parallel", default=None, metavar="N", help="Pods of the sweep at once [default: 1].")
 @click.option("--dev-pod", is_flag=True, help="Also write <NAME>.dev/, an opt-in interactive pod (6 h).")
-@click.option("--force", is_flag=True, help="Replace an existing overlay (a NAME.dev/ is kept unless --dev-pod rewrites it).")
+@click.option("--force", is_flag=True, help="Replace an existing overlay (a NAME.dev/ is kept unless --dev-pod rewrites it); "
+              "refused while it holds files edited since nautilus wrote them.")
+@click.option("--discard-edits", is_flag=True, help="With --force: replace edited files too, keeping a copy of each edited "
+              "folder in .discarded/ beside it.")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder that receives the overlay [default: overlays/ of the repository you are in].")
 def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource, gpu_quota, priority_class, cpu, memory, shm,
-        scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, sweep, parallel, dev_pod, force, output_dir):
+        scratch, storage, storage_class, image, image_pull_secret, dataset, nodes, sweep, parallel, dev_pod, force, discard_edits,
+        output_dir):
     """Write overlays/NAME/ (kustomization, train.yaml and patches for one project) and overlays/NAME.results/
     (a CPU-only pod for copying files to and from the volume).
 
@@ -98,7 +102,10 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     for folder in writers:
         if (output_dir / folder).exists() and not force:
             raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")
-    replace_folders(output_dir, writers)
+    copies = {folder: written.keep_copy(folder) for folder in edited_folders(output_dir, writers, discard_edits)}
+    replace_folders(output_dir, {folder: recorded(write) for folder, write in writers.items()})
+    for folder, copy in copies.items():
+        click.echo(f"note: replaced the edited {folder}; its files as they were are in {copy}", err=True)
     if image_warning:
         click.echo(image_warning, err=True)
     modes = policy["storage_classes"][storage_class]
@@ -109,6 +116,26 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         click.echo(f"note: kept {output_dir / dev}; once no dev pod runs (kubectl delete -k {output_dir / dev} "
                    f"--ignore-not-found), remove the folder, or pass --dev-pod to rewrite it", err=True)
     click.echo(f"wrote {', '.join(str(output_dir / folder) for folder in writers)}")
+
+
+def recorded(write):
+    """A folder writer that also records what it wrote (scaffold/written.py)."""
+    def write_and_record(folder: Path) -> None:
+        write(folder)
+        written.record(folder)
+    return write_and_record
+
+
+def edited_folders(output_dir: Path, writers: dict, discard_edits: bool) -> list[Path]:
+    """The folders about to be replaced that hold edits; refused unless discard_edits."""
+    edited = {folder: written.edits(output_dir / folder) for folder in writers if (output_dir / folder).is_dir()}
+    edited = {folder: files for folder, files in edited.items() if files}
+    if edited and not discard_edits:
+        listing = " and ".join(f"{output_dir / folder} ({', '.join(files)})" for folder, files in edited.items())
+        raise UsageError(f"files edited since nautilus wrote them would be lost: {listing}",
+                         "save what you need (git commit, or a copy), then add --discard-edits (a copy of each folder "
+                         f"is kept in {output_dir / written.DISCARDED})")
+    return [output_dir / folder for folder in edited]
 
 
 def default_image() -> tuple[str, str | None]:
