@@ -1,6 +1,8 @@
 """The trainer image a repository publishes (generator/core/published_image.py): `nautilus new` writes it, validation warns
 when an overlay names this repository's image with other trainer code. tests/test_workflows.py checks that
 .github/workflows/image.yml computes the same."""
+import subprocess
+
 import pytest
 from ruamel.yaml import YAML
 
@@ -93,8 +95,13 @@ def test_validation_warns_when_the_overlay_runs_other_trainer_code(tmp_path, mon
     assert lines and all(f"ghcr.io/janedoe/cells/trainer:{published.tag(fork)}" in line for line in lines)
     assert {line.split(": ")[1] for line in lines} == {"Job/p-data", "Job/p-train"}
 
-    assert nautilus("new", "p", "--namespace", "ns", "--force").exit_code == 0  # the fix the warning names
+    current = f"ghcr.io/janedoe/cells/trainer:{published.tag(fork)}"
+    assert all("`cd overlays/<project> && kustomize edit set image trainer=<the image named>`" in line for line in lines)
+    train_yaml = (fork / "overlays/p/train.yaml").read_bytes()
+    subprocess.run([str(REPO / ".tools/bin/kustomize"), "edit", "set", "image", f"trainer={current}"],  # the fix it names
+                   cwd=fork / "overlays/p", check=True)
     assert "0 warning(s)" in nautilus("validate", "overlays/p").output
+    assert (fork / "overlays/p/train.yaml").read_bytes() == train_yaml  # nothing else changed
 
 
 def test_a_release_tag_of_the_current_code_counts(tmp_path, monkeypatch):
