@@ -1,6 +1,9 @@
-"""Coded rules on volumes: NRP storage classes and the access modes each supports."""
+"""Coded rules on volumes: NRP storage classes and the access modes each supports; mounts the API server refuses."""
+from collections import Counter
+
 from generator.core.schemas import policy
 from generator.policy.registry import coded
+from generator.policy.workload import Workload
 
 
 @coded("storage-class")
@@ -18,3 +21,26 @@ def storage_access_mode(claim: dict, _):
     for mode in spec.get("accessModes") or []:
         if supported is not None and mode not in supported:
             yield f"{spec['storageClassName']} does not support {mode} (only {', '.join(supported)})"
+
+
+def _twice(names) -> list[str]:
+    return sorted(name for name, seen in Counter(names).items() if seen > 1)
+
+
+@coded("volume-mount")
+def volume_mount(w: Workload, _):
+    volumes = {volume.get("name") for volume in w.pod.get("volumes") or []}
+    for container in w.containers():
+        mounts = container.get("volumeMounts") or []
+        for name in sorted({m.get("name") for m in mounts} - volumes, key=str):
+            yield f"container {container.get('name')} mounts {name}, which is not a volume of the pod"
+        for path in _twice(m.get("mountPath") for m in mounts):
+            yield f"container {container.get('name')} mounts two volumes at {path}"
+
+
+@coded("name-duplicate")
+def name_duplicate(w: Workload, _):
+    for name in _twice(c.get("name") for c in w.containers()):
+        yield f"two containers (or init containers) are named {name}"
+    for name in _twice(v.get("name") for v in w.pod.get("volumes") or []):
+        yield f"two volumes are named {name}"
