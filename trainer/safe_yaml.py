@@ -130,8 +130,12 @@ def load_all(text: str, source: str = "<input>", max_depth: int = MAX_DEPTH, max
     try:
         _check_bounds(text, source, max_depth, max_nodes)
         return list(_yaml().load_all(text))
+    except YAMLInputError:
+        raise
     except YAMLError as exc:
         raise _describe(exc, source) from None
+    except ValueError:  # an integer past int()'s digit limit (4,300 digits), seen only when constructing it
+        raise YAMLInputError(f"{source} holds a number too long to read", "write numbers of at most 20 digits") from None
     except RecursionError:  # pragma: no cover - the depth bound keeps the constructor far from the limit
         raise YAMLInputError(f"{source} nests too deep", "flatten it") from None
 

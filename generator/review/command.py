@@ -152,7 +152,7 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
         "usage": measured.entries(list(usage_files), {label: side.rows for label, side in after.items()}),
     }
     if output == "json":
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, allow_nan=False))  # usage figures are finite (measured.load)
         return
     if full_path:
         try:
