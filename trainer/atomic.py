@@ -75,6 +75,29 @@ def write_text(path: Path, text: str) -> None:
     write(path, lambda f: f.write(text.encode()))
 
 
+def write_files(folder: Path, contents: dict[str, bytes]) -> None:
+    """The files of one output, together: each is written and fsynced as a temporary beside its target, the
+    renames come last, so a failure before them leaves every old file as it was and no new one."""
+    folder, temporaries = Path(folder), {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in contents.items():
+            fd, temporaries[name] = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for name in list(temporaries):
+            os.replace(temporaries.pop(name), folder / name)
+        fsync_dir(folder)
+    except BaseException as e:
+        for temporary in temporaries.values():
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(e, OSError) and (clear := volume.problem(e, folder)):
+            raise clear from None
+        raise
+
+
 def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:

@@ -238,14 +238,15 @@ def contact_sheet(run: Path, table: list[dict], differing: list[str]) -> Image.I
 
 
 def write_outputs(out: Path, run: Path, differing: list[str], table: list[dict], notes: list[str]) -> None:
-    atomic.write_text(out / "compare.md", markdown(run, table, notes))
+    """compare.md, compare.csv and contact.png, all made before any is written, then written together."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
-    atomic.write_text(out / "compare.csv", buffer.getvalue())
-    sheet = contact_sheet(run, table, differing)
-    atomic.write(out / "contact.png", lambda f: sheet.save(f, format="PNG"))
+    image = io.BytesIO()
+    contact_sheet(run, table, differing).save(image, format="PNG")
+    atomic.write_files(out, {"compare.md": markdown(run, table, notes).encode(), "compare.csv": buffer.getvalue().encode(),
+                             "contact.png": image.getvalue()})
 
 
 def main(argv=None) -> int:
@@ -264,8 +265,10 @@ def compare(args) -> int:
     if not args.run.is_dir():
         raise UsageError(f"{args.run} is not a folder", "pass a sweep's run folder, e.g. /data/runs/myproject")
     run = args.run.resolve()
-    differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
     out = args.out or run
+    if os.path.lexists(out) and not out.is_dir():  # said before the work, not as a full volume after it
+        raise UsageError(f"--out {out} is not a folder", "pass a folder for --out (it is made when missing)")
+    differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
     write_outputs(out, run, differing, table, notes)
     print(markdown(run, table, notes), end="")
     print(f"wrote {out / 'compare.md'}, {out / 'compare.csv'} and {out / 'contact.png'}")
