@@ -41,6 +41,16 @@ def _open(path, what: str, fix: str) -> int:
         raise UsageError(f"cannot read {what} ({exc.strerror})", fix) from None
 
 
+def read_if_present(path, what: str, max_bytes: int, fix: str = "pass a regular file") -> str | None:
+    """read_text, or None when path does not exist (a lock file another process may remove at any time)."""
+    try:
+        return read_text(path, what, max_bytes, fix)
+    except UsageError:
+        if not os.path.lexists(path):
+            return None
+        raise
+
+
 def read_bytes(path, what: str, max_bytes: int, fix: str = "pass a regular file") -> bytes:
     """A regular file's content, at most max_bytes; never blocks on a FIFO or a device."""
     handle = _open(path, what, fix)

@@ -202,3 +202,9 @@ def test_json_of_the_wrong_shape_is_never_unexpected(tmp_path):
     (tmp_path / "u.json").write_text(json.dumps({"requests": [], "cpu": {}, "memory": {}}))
     root = project(tmp_path / "repo")
     refused_cli(nautilus("report", "overlays/demo", "--usage", tmp_path / "u.json", cwd=root), "not a usage summary")
+
+
+def test_a_fifo_where_the_dataset_lock_belongs_never_blocks_prepare(tmp_path):
+    _, cfg = tiny_run(tmp_path)
+    lock = fifo(tmp_path / "pvc/datasets/h2z/.lock")
+    quick(trainer("prepare", "--config", cfg, "--root", tmp_path / "pvc", timeout=60), f"lock {lock}", FIFO)
