@@ -72,8 +72,8 @@ def _not_regular(path: Path) -> bool:
     """A FIFO, a socket or a device (kustomize would block on it or read without end); symlinks followed."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
-        return False  # missing or a loop: kustomize says so itself
+    except (OSError, ValueError):
+        return False  # missing, a loop or a NUL in the name: kustomize says so itself
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 

@@ -208,3 +208,10 @@ def test_a_fifo_where_the_dataset_lock_belongs_never_blocks_prepare(tmp_path):
     _, cfg = tiny_run(tmp_path)
     lock = fifo(tmp_path / "pvc/datasets/h2z/.lock")
     quick(trainer("prepare", "--config", cfg, "--root", tmp_path / "pvc", timeout=60), f"lock {lock}", FIFO)
+
+
+def test_an_entry_with_a_nul_byte_is_kustomizes_to_judge(tmp_path):
+    root = project(tmp_path)
+    kustomization = root / "overlays/demo/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("  - ../../base\n", '  - ../../base\n  - "a\\0b"\n'))
+    refused_cli(nautilus("validate", "overlays/demo", cwd=root), "kustomize could not render overlays/demo", within=20)
