@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import volume
+from . import inputs, volume
 from .errors import UsageError
 
 class _Recorder:
@@ -75,6 +75,29 @@ def write_text(path: Path, text: str) -> None:
     write(path, lambda f: f.write(text.encode()))
 
 
+def write_files(folder: Path, contents: dict[str, bytes]) -> None:
+    """The files of one output, together: each is written and fsynced as a temporary beside its target, the
+    renames come last, so a failure before them leaves every old file as it was and no new one."""
+    folder, temporaries = Path(folder), {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in contents.items():
+            fd, temporaries[name] = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for name in list(temporaries):
+            os.replace(temporaries.pop(name), folder / name)
+        fsync_dir(folder)
+    except BaseException as e:
+        for temporary in temporaries.values():
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(e, OSError) and (clear := volume.problem(e, folder)):
+            raise clear from None
+        raise
+
+
 def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -87,6 +110,9 @@ def fsync_dir(folder: Path) -> None:
 
 JOURNAL = ".nautilus-replace"
 LEFTOVER = re.compile(r"\..+\.(new|old)-[a-z0-9_]{8}")   # tempfile's 8-character names
+TOKEN = re.compile(r"[a-z0-9_]{8}")
+NAME = re.compile(r"(?!\.\.?$)[^/\0]+")                           # one folder name, not a path
+MAX_JOURNAL_BYTES = 64 * 1024                            # a journal names a few folders
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
@@ -145,13 +171,27 @@ def _apply(parent: Path, journal: dict) -> None:
     fsync_dir(parent)
 
 
+def read_journal(journal: Path) -> dict:
+    """A replacement journal as _write_journal wrote it: a token and, per folder name, the staged inode.
+    A FIFO, a huge file or JSON of another shape is one UsageError (it is never applied)."""
+    fix = f"check the folders in {journal.parent}, then delete {journal}"
+    what = f"the interrupted replacement recorded in {journal}"
+    entry = inputs.mapping(inputs.read_json(journal, what, MAX_JOURNAL_BYTES, fix=fix), what, fix)
+    staged = entry.get("staged")
+    if not (isinstance(entry.get("token"), str) and TOKEN.fullmatch(entry["token"]) and isinstance(staged, dict)
+            and all(NAME.fullmatch(name) and type(inode) is int for name, inode in staged.items())):
+        raise UsageError(f"cannot finish {what}: it is not a journal this tool wrote", fix)
+    return entry
+
+
 def recover(parent: Path) -> None:
     """Finish what a killed run committed to (its journal), then remove hidden leftovers of killed runs."""
     journal = parent / JOURNAL
-    if journal.exists():
+    if os.path.lexists(journal):
+        entry = read_journal(journal)
         try:
-            _apply(parent, json.loads(journal.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _apply(parent, entry)
+        except OSError as exc:
             raise UsageError(f"cannot finish the interrupted replacement recorded in {journal} ({exc})",
                              f"check the folders in {parent}, then delete {journal}") from None
     (parent / f"{JOURNAL}.tmp").unlink(missing_ok=True)
@@ -183,6 +223,6 @@ def replace_folders(parent: Path, writers: dict[str, Callable[[Path], None]]) ->
             shutil.rmtree(folder, ignore_errors=True)
         (parent / f"{JOURNAL}.tmp").unlink(missing_ok=True)
         raise
-    _apply(parent, json.loads((parent / JOURNAL).read_text()))
+    _apply(parent, read_journal(parent / JOURNAL))
     for name in writers:
         shutil.rmtree(parent / f".{name}.old-{token}", ignore_errors=True)

@@ -11,15 +11,15 @@ of the run folder; torch is imported only for the test-split metrics, which need
 import argparse
 import csv
 import io
-import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from . import atomic, cli, safe_yaml
+from . import atomic, cli, inputs, safe_yaml
 from .errors import UsageError
 from .variants import MAX_VARIANTS, value_text
 
@@ -28,6 +28,10 @@ LOSSES = ("G_A", "G_B", "D_A", "D_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 STATES = {"finished": "done", "failed": "failed", "running": "running", "stopped": "running"}
 TILE_WIDTH, COLUMNS_MAX, PAD = 384, 4, 8
+MAX_TILE_HEIGHT = 4 * TILE_WIDTH  # a sample grid scaled to TILE_WIDTH: rows of images, never a strip
+MAX_EVENT_BYTES = 2**30  # a run's TensorBoard events: ~1 KB per logged step
+RECORD_FIELDS = {"index": int, "name": str, "set": dict, "state": str, "error": str}
+FIGURES = (("gpu", "mean_percent"), ("cpu", "percent_of_request"), ("memory", "mean_percent_of_request"))
 
 
 def variant_folders(run: Path) -> list[Path]:
@@ -36,14 +40,36 @@ def variant_folders(run: Path) -> list[Path]:
     if len(found) > MAX_VARIANTS:  # a sweep has at most that many; more is not a sweep's folder
         raise UsageError(f"{run} holds {len(found)} run folders, more than a sweep's {MAX_VARIANTS}",
                          "pass one sweep's run folder, /data/runs/<run>")
-    return sorted(found, key=lambda p: (read_json(p / RECORD).get("index", math.inf), p.name))
+    return sorted(found, key=lambda p: (record(p).get("index", math.inf), p.name))
 
 
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text()) if path.is_file() and path.stat().st_size < 2**20 else {}
-    except (OSError, ValueError):
+def read_json(path: Path, fields: dict[str, type]) -> dict:
+    """A JSON object the run wrote (variant.json, usage.json), {} when absent; each of fields, when present,
+    of its type. Anything else, a FIFO or a list or a string where a number belongs, is one UsageError."""
+    if not os.path.lexists(path):
         return {}
+    fix = f"delete {path} (the run writes it again) or pass another run folder"
+    data = inputs.mapping(inputs.read_json(path, str(path), fix=fix), str(path), fix)
+    for key, kind in fields.items():
+        if data.get(key) is not None and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            raise UsageError(f"{path}: {key} is not a JSON {kind.__name__}", fix)
+    return data
+
+
+def record(folder: Path) -> dict:
+    """The sweep's record of a variant (trainer.sweep writes it), checked."""
+    return read_json(folder / RECORD, RECORD_FIELDS)
+
+
+def usage(path: Path) -> dict:
+    """A usage summary trainer.usage wrote, its figures checked (numbers, finite, not negative)."""
+    summary = read_json(path, {"gpu": dict, "cpu": dict, "memory": dict})
+    for section, key in FIGURES:
+        value = (summary.get(section) or {}).get(key)
+        if value is not None:
+            inputs.number(value, f"{path}: {section}.{key}", 0, math.inf,
+                          fix=f"delete {path} (the run writes it again) or pass another run folder")
+    return summary
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -58,8 +84,11 @@ def flatten(config: dict, prefix: str = "") -> dict:
 
 def scalars(folder: Path) -> dict[str, list[float]]:
     """TensorBoard scalars of a run: tag -> values in step order (empty without event files)."""
-    if not list(folder.glob("events.out.tfevents.*")):
+    files = sorted(folder.glob("events.out.tfevents.*"))
+    if not files:
         return {}
+    for path in files:  # the reader below opens them by name: each must be a regular file within the bound
+        inputs.regular_file(path, str(path), MAX_EVENT_BYTES, f"delete {path} or pass another run folder")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # slow; only with event files
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
@@ -69,11 +98,9 @@ def scalars(folder: Path) -> dict[str, list[float]]:
 def utilisation(folder: Path, logged: dict) -> str:
     """The usage summary the run wrote (GPU, CPU and memory against the requests), else the logged GPU use."""
     for path in [folder / "usage.json", *sorted(folder.glob("usage-node*.json"))]:  # written by trainer.usage
-        summary = read_json(path)
-        parts = [f"{label} {value:.0f}%" for label, value in (
-            ("GPU", (summary.get("gpu") or {}).get("mean_percent")),
-            ("CPU", (summary.get("cpu") or {}).get("percent_of_request")),
-            ("memory", (summary.get("memory") or {}).get("mean_percent_of_request"))) if isinstance(value, (int, float))]
+        summary = usage(path)
+        parts = [f"{label} {value:.0f}%" for label, (section, key) in zip(("GPU", "CPU", "memory"), FIGURES)
+                 if (value := (summary.get(section) or {}).get(key)) is not None]
         if parts:
             return ", ".join(parts)
     gpu = logged.get("gpu_util")
@@ -110,29 +137,33 @@ def test_metrics(folder: Path, config: dict, root: Path, max_images: int) -> tup
     return sum(cycle) / len(cycle), sum(identity) / len(identity)
 
 
+def config(folder: Path) -> dict:
+    """The variant's config.yaml as training saved it; {} when it is missing, unreadable or not a mapping."""
+    try:
+        found = safe_yaml.load(safe_yaml.read_text(folder / "config.yaml"), str(folder / "config.yaml"))
+    except (safe_yaml.YAMLInputError, OSError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def rows(run: Path, root: Path, max_images: int, metrics: bool) -> tuple[list[str], list[dict], list[str]]:
     """(differing keys, one row per variant, notes)."""
     folders = variant_folders(run)
     if not folders:
         raise UsageError(f"{run} holds no variant folders (none has {RECORD} or config.yaml)",
                          "pass a sweep's run folder, /data/runs/<run>, once its pods have started")
-    configs = {}
-    for folder in folders:
-        try:
-            configs[folder] = safe_yaml.load(safe_yaml.read_text(folder / "config.yaml"), str(folder / "config.yaml")) or {}
-        except (safe_yaml.YAMLInputError, OSError):
-            configs[folder] = {}
+    configs = {folder: config(folder) for folder in folders}
     flat = {f: flatten(c) for f, c in configs.items()}
     for folder in folders:  # a variant that failed before training has no config.yaml: its record says what it set
-        flat[folder] = {**flat[folder], **read_json(folder / RECORD).get("set", {})}
+        flat[folder] = {**flat[folder], **(record(folder).get("set") or {})}
     keys = sorted({k for values in flat.values() for k in values} - {"run"})
     differing = [k for k in keys if len({value_text(flat[f][k]) for f in folders if k in flat[f]}) > 1]
     table, notes = [], []
     for folder in folders:
-        record, logged = read_json(folder / RECORD), scalars(folder / "tensorboard")
+        recorded, logged = record(folder), scalars(folder / "tensorboard")
         steps = [int(m[1]) for p in (folder / "checkpoints").glob("step_*.pt") if (m := STEP_FILE.match(p.name))]
         row = {"variant": folder.name, **{k: value_text(flat[folder][k]) if k in flat[folder] else "-" for k in differing},
-               "steps": str(max(steps, default=0)), "state": STATES.get(record.get("state"), "running" if steps else "-")}
+               "steps": str(max(steps, default=0)), "state": STATES.get(recorded.get("state"), "running" if steps else "-")}
         row.update({name: f"{logged[f'loss/{name}'][-1]:.4f}" if logged.get(f"loss/{name}") else "-" for name in LOSSES})
         measured = test_metrics(folder, configs[folder], root, max_images) if metrics and configs[folder] else "not measured"
         if isinstance(measured, str):
@@ -143,8 +174,8 @@ def rows(run: Path, root: Path, max_images: int, metrics: bool) -> tuple[list[st
         speed = logged.get("img_per_s")
         row["images/s"] = f"{sum(speed) / len(speed):.1f}" if speed else "-"
         row["utilisation"] = utilisation(folder, logged)
-        if record.get("error"):
-            notes.append(f"{folder.name}: {record['error']}")
+        if recorded.get("error"):
+            notes.append(f"{folder.name}: {recorded['error']}")
         table.append(row)
     return differing, table, notes
 
@@ -160,6 +191,22 @@ def markdown(run: Path, table: list[dict], notes: list[str]) -> str:
     return "\n".join(out + [f"- {n}" for n in notes] + ([""] if notes else []))
 
 
+def sample(path: Path) -> Image.Image:
+    """A sample grid scaled to TILE_WIDTH, its size checked from the PNG header before it is decoded."""
+    fix = f"delete {path} (training writes a new sample) or pass another run folder"
+    data = inputs.read_bytes(path, str(path), inputs.MAX_PNG_BYTES, fix)
+    width, height = inputs.png_size(data, str(path), fix=fix)
+    scaled = max(1, round(height * TILE_WIDTH / width))
+    if scaled > MAX_TILE_HEIGHT:
+        raise UsageError(f"{path} is {width} x {height} pixels: scaled to {TILE_WIDTH} wide it would be {scaled} high, "
+                         f"more than {MAX_TILE_HEIGHT}", fix)
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+            return im.convert("RGB").resize((TILE_WIDTH, scaled), Image.NEAREST)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"cannot decode {path} ({str(exc)[:120]})", fix) from None
+
+
 def contact_sheet(run: Path, table: list[dict], differing: list[str]) -> Image.Image:
     """Each variant's latest sample grid, scaled to one width and labelled above with its name and keys."""
     font = ImageFont.load_default()
@@ -170,9 +217,7 @@ def contact_sheet(run: Path, table: list[dict], differing: list[str]) -> Image.I
         samples = sorted((run / row["variant"] / "samples").glob("*.png"))
         image = None
         if samples:
-            with Image.open(samples[-1]) as im:
-                image = im.convert("RGB")
-            image = image.resize((TILE_WIDTH, max(1, round(image.height * TILE_WIDTH / image.width))), Image.NEAREST)
+            image = sample(samples[-1])
         tiles.append((row, image))
     image_height = max((im.height for _, im in tiles if im), default=TILE_WIDTH // 2)
     columns = min(len(tiles), COLUMNS_MAX)
@@ -193,14 +238,15 @@ def contact_sheet(run: Path, table: list[dict], differing: list[str]) -> Image.I
 
 
 def write_outputs(out: Path, run: Path, differing: list[str], table: list[dict], notes: list[str]) -> None:
-    atomic.write_text(out / "compare.md", markdown(run, table, notes))
+    """compare.md, compare.csv and contact.png, all made before any is written, then written together."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
-    atomic.write_text(out / "compare.csv", buffer.getvalue())
-    sheet = contact_sheet(run, table, differing)
-    atomic.write(out / "contact.png", lambda f: sheet.save(f, format="PNG"))
+    image = io.BytesIO()
+    contact_sheet(run, table, differing).save(image, format="PNG")
+    atomic.write_files(out, {"compare.md": markdown(run, table, notes).encode(), "compare.csv": buffer.getvalue().encode(),
+                             "contact.png": image.getvalue()})
 
 
 def main(argv=None) -> int:
@@ -219,8 +265,10 @@ def compare(args) -> int:
     if not args.run.is_dir():
         raise UsageError(f"{args.run} is not a folder", "pass a sweep's run folder, e.g. /data/runs/myproject")
     run = args.run.resolve()
-    differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
     out = args.out or run
+    if os.path.lexists(out) and not out.is_dir():  # said before the work, not as a full volume after it
+        raise UsageError(f"--out {out} is not a folder", "pass a folder for --out (it is made when missing)")
+    differing, table, notes = rows(run, args.root or run.parent.parent, max(1, args.max_images), not args.no_metrics)
     write_outputs(out, run, differing, table, notes)
     print(markdown(run, table, notes), end="")
     print(f"wrote {out / 'compare.md'}, {out / 'compare.csv'} and {out / 'contact.png'}")

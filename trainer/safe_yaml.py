@@ -21,7 +21,8 @@ from .errors import UsageError, one_line
 
 MAX_BYTES = 8 * 2**20       # a file, stdin, or kustomize's output
 MAX_DEPTH = 64              # nested mappings and lists (Kubernetes objects nest about 12 deep)
-MAX_NODES = 100_000         # scalars and collections, each alias counted as a copy of what it names
+MAX_NODES = 100_000         # per document: scalars and collections, each alias counted as a copy of what it names
+MAX_STREAM_NODES = 1_000_000  # per stream, as written: many small documents (the byte bound caps it near 4 million)
 
 
 class YAMLInputError(UsageError, ValueError):
@@ -76,17 +77,21 @@ def _yaml() -> YAML:
 
 def _check_bounds(text: str, source: str, max_depth: int, max_nodes: int) -> None:
     """One streaming pass over the parser's events (the parser itself does not recurse): stops at the
-    first node past max_depth or max_nodes, counting an alias as the subtree it names."""
-    nodes = 0
+    first node past max_depth, at a document past max_nodes counting an alias as the subtree it names, or
+    at a stream past MAX_STREAM_NODES as written. A long stream of small documents is not an alias bomb:
+    it is bounded by the byte bound and MAX_STREAM_NODES, not by max_nodes."""
+    nodes = copied = written = document = 0  # per document: nodes with aliases expanded, nodes aliases add
     open_ = []          # per open collection: [nodes before it, anchor, height of its deepest child]
     anchors = {}        # anchor -> (nodes, height) of the subtree it names, per document
 
-    def add(count: int, height: int) -> None:
-        nonlocal nodes
-        nodes += count
+    def add(count: int, height: int, alias: bool = False) -> None:
+        nonlocal nodes, copied, written
+        nodes, written = nodes + count, written + 1
+        copied += count if alias else 0
         if nodes > max_nodes:
-            raise YAMLInputError(f"{source} expands to more than {max_nodes:,} YAML nodes (anchors and aliases counted "
-                                 "as copies)", "remove the aliases that multiply it")
+            raise _too_many(source, document, max_nodes, copied)
+        if written > MAX_STREAM_NODES:
+            raise YAMLInputError(f"{source} holds more than {MAX_STREAM_NODES:,} YAML nodes", "split it into smaller files")
         if len(open_) + height > max_depth:
             raise YAMLInputError(f"{source} nests deeper than {max_depth} levels", "flatten it")
         if open_:
@@ -95,12 +100,13 @@ def _check_bounds(text: str, source: str, max_depth: int, max_nodes: int) -> Non
     for event in _yaml().parse(text):
         if isinstance(event, DocumentStartEvent):
             anchors.clear()
+            nodes, copied, document = 0, 0, document + 1
         elif isinstance(event, ScalarEvent):
             add(1, 0)
             if event.anchor:
                 anchors[event.anchor] = (1, 0)
         elif isinstance(event, AliasEvent):
-            add(*anchors.get(event.anchor, (1, 0)))  # an undefined alias: the loader reports it below
+            add(*anchors.get(event.anchor, (1, 0)), alias=True)  # an undefined alias: the loader reports it below
         elif isinstance(event, CollectionStartEvent):
             add(1, 1)
             open_.append([nodes - 1, event.anchor, 0])
@@ -110,6 +116,16 @@ def _check_bounds(text: str, source: str, max_depth: int, max_nodes: int) -> Non
                 open_[-1][2] = max(open_[-1][2], height + 1)
             if anchor:
                 anchors[anchor] = (nodes - start, height + 1)
+
+
+def _too_many(source: str, document: int, max_nodes: int, copied: int) -> YAMLInputError:
+    """The node bound's message: aliases blamed only where they add the nodes."""
+    where = f"{source}" if document <= 1 else f"{source} document {document}"
+    if copied:
+        return YAMLInputError(f"{where} expands to more than {max_nodes:,} YAML nodes (anchors and aliases counted "
+                              f"as copies: {copied:,} of them are copies)", "remove the aliases that multiply it")
+    return YAMLInputError(f"{where} holds more than {max_nodes:,} YAML nodes in one document",
+                          "split it into several documents or files")
 
 
 def _describe(exc: YAMLError, source: str) -> YAMLInputError:
@@ -130,8 +146,12 @@ def load_all(text: str, source: str = "<input>", max_depth: int = MAX_DEPTH, max
     try:
         _check_bounds(text, source, max_depth, max_nodes)
         return list(_yaml().load_all(text))
+    except YAMLInputError:
+        raise
     except YAMLError as exc:
         raise _describe(exc, source) from None
+    except ValueError:  # an integer past int()'s digit limit (4,300 digits), seen only when constructing it
+        raise YAMLInputError(f"{source} holds a number too long to read", "write numbers of at most 20 digits") from None
     except RecursionError:  # pragma: no cover - the depth bound keeps the constructor far from the limit
         raise YAMLInputError(f"{source} nests too deep", "flatten it") from None
 

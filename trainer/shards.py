@@ -19,7 +19,7 @@ import contextlib
 import fcntl
 import gzip
 import hashlib
-import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
+from trainer import inputs
 from trainer.errors import UsageError
 
 MANIFEST = "manifest.json"
@@ -38,6 +39,9 @@ LATEST = "LATEST"
 SPLITS = ("trainA", "trainB", "testA", "testB")
 SUFFIXES = {"zstd": ".tar.zst", "gzip": ".tar.gz"}  # the packed archive's name ends with its format's
 BUFFER = 1 << 20
+MAX_LATEST_BYTES = 256            # LATEST holds one version name
+MAX_MANIFEST_BYTES = 16 * 2**20   # a manifest lists every file of a version: ~100 bytes each
+REPUBLISH = "re-run trainer.prepare to republish"
 # What the zip, tar and zlib readers raise on a damaged archive (here and in trainer.prepare.archive)
 CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, NotImplementedError)
 
@@ -49,11 +53,10 @@ def dataset_dir(root: Path, name: str) -> Path:
 def resolve(root: Path, name: str, *, hashes: bool = False) -> Path:
     """The published version folder LATEST names, after checking it against its manifest."""
     folder = dataset_dir(root, name)
-    try:
-        version = (folder / LATEST).read_text().strip()
-    except FileNotFoundError:
+    if not os.path.lexists(folder / LATEST):
         raise UsageError(f"dataset {name!r} is not prepared under {folder}",
-                        "run the data Job (python -m trainer.prepare --config ... --root ...) first") from None
+                        "run the data Job (python -m trainer.prepare --config ... --root ...) first")
+    version = latest(folder)
     if not version or version.startswith(".") or "/" in version:
         raise UsageError(f"{folder / LATEST} names no valid version ({version!r})", "re-run trainer.prepare to republish")
     version_dir = folder / version
@@ -61,14 +64,40 @@ def resolve(root: Path, name: str, *, hashes: bool = False) -> Path:
     return version_dir
 
 
+def latest(folder: Path) -> str:
+    """The version a dataset folder's LATEST names (read with a bound: a FIFO or a device never blocks)."""
+    return inputs.read_text(folder / LATEST, str(folder / LATEST), MAX_LATEST_BYTES, REPUBLISH).strip()
+
+
 def read_manifest(version_dir: Path) -> dict:
-    try:
-        manifest = json.loads((Path(version_dir) / MANIFEST).read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read the manifest of {version_dir} ({e})", "re-run trainer.prepare to republish") from None
+    """manifest.json of a version, read with the gate's bounds and checked to be of the shape prepare writes."""
+    what = f"the manifest of {version_dir}"
+    manifest = inputs.read_json(Path(version_dir) / MANIFEST, what, MAX_MANIFEST_BYTES, fix=REPUBLISH)
     if not isinstance(manifest, dict) or not {"name", "version", "splits", "files", "archive"} <= manifest.keys():
-        raise UsageError(f"the manifest of {version_dir} is incomplete", "re-run trainer.prepare to republish")
+        raise UsageError(f"{what} is incomplete", REPUBLISH)
+    if not (_names(manifest["name"], manifest["version"]) and isinstance(manifest["files"], dict)
+            and all(_relative(rel) and _entry(entry) for rel, entry in manifest["files"].items())
+            and _entry(manifest["archive"]) and _relative(manifest["archive"].get("path"))
+            and isinstance(manifest["splits"], dict) and all(_split(info) for info in manifest["splits"].values())):
+        raise UsageError(f"{what} is not of the shape trainer.prepare writes", REPUBLISH)
     return manifest
+
+
+def _names(*values) -> bool:
+    return all(isinstance(v, str) and v and "/" not in v and not v.startswith(".") for v in values)
+
+
+def _relative(rel) -> bool:
+    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
+
+
+def _entry(entry) -> bool:
+    return isinstance(entry, dict) and type(entry.get("bytes")) is int and isinstance(entry.get("sha256"), str)
+
+
+def _split(info) -> bool:
+    return (isinstance(info, dict) and _relative(info.get("shard")) and isinstance(info.get("shape"), list)
+            and all(type(n) is int for n in info["shape"]))
 
 
 def verify(version_dir: Path, *, hashes: bool = True, archive: bool = True) -> dict:

@@ -18,32 +18,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import atomic, cli
+from . import atomic, cli, inputs
 from .config import SCHEMA_NAME, dump, load, load_schema
 from .errors import UsageError
-from .variants import SWEEP_SCHEMA_NAME, SweepError, Variant, apply, expand, read
+from .variants import MAX_BYTES, SWEEP_SCHEMA_NAME, SweepError, Variant, apply, expand, read
 
 STAGES = {"trainer.train": "trainer.train", "trainer.prepare": "trainer.prepare.__main__"}  # stage -> module with main(argv)
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 RECORD = "variant.json"
+MAX_RANK = 2**20      # processes of one training run
+MAX_INDEX = 100_000   # Kubernetes' limit on an Indexed Job's completions
 
 
 def pick(sweep_path: Path, index_text: str | None) -> tuple[Variant, int]:
     """(variant, number of variants) for a completion index; UsageError otherwise."""
     if index_text is None:
         raise UsageError(f"no completion index: {INDEX_ENV} is not set", "run in an Indexed Job's pod, or pass --index N")
-    if not index_text.isdigit():
-        raise UsageError(f"completion index {index_text!r} is not a whole number", "pass --index N (0 for the first variant)")
-    try:
-        text = sweep_path.read_text()
-    except OSError as e:
-        raise UsageError(f"cannot read sweep {sweep_path}: {e.strerror}",
-                         "add sweep.yaml beside train.yaml in the overlay (nautilus new --sweep), or pass --sweep PATH") from None
+    index = inputs.parse_int(index_text, f"completion index (--index or ${INDEX_ENV})", 0, MAX_INDEX,
+                             "pass --index N (0 for the first variant)")
+    text = inputs.read_text(sweep_path, f"sweep {sweep_path}", MAX_BYTES,
+                            "add sweep.yaml beside train.yaml in the overlay (nautilus new --sweep), or pass --sweep PATH")
     try:
         variants = expand(read(text, str(sweep_path)), load_schema(SWEEP_SCHEMA_NAME), str(sweep_path))
     except SweepError as e:
         raise UsageError(e.what, e.fix) from None
-    index = int(index_text)
     if index >= len(variants):
         raise UsageError(f"completion index {index} has no variant: {sweep_path} has {len(variants)}",
                          "set the Job's completions to the number of variants (nautilus validate checks it)")
@@ -73,11 +71,16 @@ def main(argv=None) -> int:
     return cli.run(lambda: run(args, rest))
 
 
+def rank() -> int:
+    """This process's rank among torchrun's (0 without torchrun)."""
+    return inputs.env_int("RANK", 0, 0, MAX_RANK)
+
+
 def run(args, rest: list[str]) -> int:
     variant, total = pick(args.sweep or args.config.with_name("sweep.yaml"), args.index)
     base = load(args.config)
     folder = args.root / "runs" / base["run"] / variant.name
-    recording = args.stage == "trainer.train" and int(os.environ.get("RANK", "0")) == 0
+    recording = args.stage == "trainer.train" and rank() == 0
 
     def record(state: str, exit_code: int | None, error: str | None = None) -> None:
         if recording:
@@ -89,7 +92,7 @@ def run(args, rest: list[str]) -> int:
     except UsageError as e:
         record("failed", 2, str(e))
         raise
-    if int(os.environ.get("RANK", "0")) == 0:
+    if rank() == 0:
         keys = " ".join(f"{k}={v!r}" for k, v in variant.values.items())
         print(f"sweep: {variant.label(total)}: {keys or 'train.yaml as it is'}; run {cfg['run']}", flush=True)
     record("running", None)

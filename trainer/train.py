@@ -31,7 +31,7 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import atomic, checkpoint as ckpt, cli, errors, finite, volume
+from . import atomic, checkpoint as ckpt, cli, errors, finite, inputs, volume
 from .config import dump as dump_config, load as load_config
 from .cpus import available_cpus
 from .data import ShardSampler, Unaligned, center_sample, open_splits, steps_per_epoch
@@ -40,6 +40,8 @@ from .models import build, unfit_crop
 from .pool import ImagePool
 from .step import LOSS_NAMES, Step, optimizers
 from .usage import Monitor
+
+MAX_PROCESSES = 2**20  # WORLD_SIZE, RANK and the other torchrun variables: far above any cluster
 
 # --- machine ---------------------------------------------------------------------------------------------
 
@@ -53,8 +55,8 @@ def pick_precision(choice: str, device: torch.device) -> str:
 
 def setup_distributed():
     """(rank, world, local_rank, device, control group); env rendezvous as torchrun sets it up."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    world = inputs.env_int("WORLD_SIZE", 1, 1, MAX_PROCESSES)
+    rank, local = inputs.env_int("RANK", 0, 0, MAX_PROCESSES), inputs.env_int("LOCAL_RANK", 0, 0, MAX_PROCESSES)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
@@ -78,7 +80,7 @@ def tune_torch(t: dict, device: torch.device) -> tuple[float, int, str, bool]:
         torch.backends.cudnn.benchmark = True  # fixed crop size: autotuning pays off after the first step
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     cpus = available_cpus()
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    local_world = inputs.env_int("LOCAL_WORLD_SIZE", 1, 1, MAX_PROCESSES)
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, int(cpus // local_world)))
     workers = t["workers"] if isinstance(t["workers"], int) else max(0, min(8, int(cpus // local_world) - 1))
@@ -430,7 +432,7 @@ def sample(run: Run, state: State, inputs: tuple, writer, shown_epoch: int) -> N
 def start_monitor(run: Run) -> Monitor | None:
     if run.local_rank != 0:  # one per pod: the cgroup and the GPUs are the pod's, whatever the processes
         return None
-    node = int(os.environ.get("GROUP_RANK", "0"))
+    node = inputs.env_int("GROUP_RANK", 0, 0, MAX_PROCESSES)
     return Monitor("train", gpu_floor=run.cfg["log"]["gpu_util_floor"],
                    path=run.dir / ("usage.json" if node == 0 else f"usage-node{node}.json")).start()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import atomic
+from . import atomic, inputs
 from .errors import UsageError
 
 # NRP's bands, in percent of the request, mirrored from schemas/policy.yaml's `utilisation` (the image
@@ -35,6 +35,9 @@ EXEMPT_CPU, EXEMPT_MEMORY = 1.0, 2 * 2**30  # requests at or under both: outside
 SAMPLE_SECONDS = 5      # one cgroup read and one NVML query per GPU: cheap at this rate
 SUSTAIN_SECONDS = 600   # a band counts as left when the last 10 minutes' average is outside it
 REPORT_SECONDS = 300    # the log line and the JSON file; NAUTILUS_USAGE_EVERY overrides
+MIN_EVERY, MAX_EVERY = 0.01, 7 * 86400  # NAUTILUS_USAGE_EVERY's range, seconds
+MAX_DOWNWARD = 10**18   # NAUTILUS_*_REQUEST/LIMIT: millicores or bytes (an exabyte is past any node)
+DOWNWARD_FIX = "leave the NAUTILUS_* variables to the overlay's downward API (resourceFieldRef), or unset them"
 TARGET = 0.8            # a suggested request puts the measured use at 80% of it
 GI = 2**30
 
@@ -58,9 +61,8 @@ class Requests:
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Requests":
-        def number(name):  # the downward API writes whole numbers: millicores (divisor 1m) and bytes
-            value = env.get(name, "")
-            return int(value) if value.isdigit() and int(value) > 0 else None
+        def number(name):  # the downward API writes whole numbers: millicores (divisor 1m) and bytes; 0: no limit
+            return inputs.env_int(name, 0, 0, MAX_DOWNWARD, env, DOWNWARD_FIX) or None
 
         def cpu(name):
             return None if number(name) is None else number(name) / 1000
@@ -140,13 +142,19 @@ def nvml_reader():
         count = pynvml.nvmlDeviceGetCount()
     except Exception:
         return None
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    indices = [int(i) for i in visible.split(",")] if visible and all(i.strip().isdigit() for i in visible.split(",")) \
-        else range(count)
+    indices = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), count)
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in indices if i < count]
     if not handles:
         return None
     return lambda: [float(pynvml.nvmlDeviceGetUtilizationRates(h).gpu) for h in handles]
+
+
+def visible_indices(visible: str | None, count: int):
+    """The GPU indices CUDA_VISIBLE_DEVICES lists; every GPU when it is unset or lists UUIDs."""
+    try:
+        return [inputs.parse_int(i, "CUDA_VISIBLE_DEVICES", 0, count) for i in visible.split(",")] if visible else range(count)
+    except UsageError:
+        return range(count)
 
 
 def gib(n: float) -> str:
@@ -176,7 +184,7 @@ class Monitor:
         self.cgroup = cgroup if cgroup is not None else Cgroup()
         self.gpus = nvml_reader() if gpus == "nvml" else gpus
         self.gpu_floor, self.sustain, self.interval = gpu_floor, sustain, interval
-        self.every = every if every is not None else float(os.environ.get("NAUTILUS_USAGE_EVERY", REPORT_SECONDS))
+        self.every = every if every is not None else inputs.env_float("NAUTILUS_USAGE_EVERY", REPORT_SECONDS, MIN_EVERY, MAX_EVERY)
         self.window: deque = deque()          # (time, cpu seconds, memory now, mean GPU %) over `sustain`
         self.first = self.last_report = None  # samples that open the run and the current report interval
         self.memory_sum = self.memory_samples = self.samples = 0

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import jsonschema
 
 from . import safe_yaml
-from .config import describe, set_key
+from .config import describe, nonfinite, set_key
+from .inputs import MAX_DIGITS
 from .errors import UsageError
 
 SWEEP_SCHEMA_NAME = "sweep.schema.json"
@@ -68,6 +69,7 @@ def expand(doc: dict, schema: dict, source: str = "sweep.yaml") -> list[Variant]
         wanted = error.schema.get("description") if isinstance(error.schema, dict) else None
         text = f"is not {wanted}" if wanted and error.validator in ("pattern", "not") else error.message
         raise SweepError(f"{source} {where}: {text}", f"fix it (schema: schemas/{SWEEP_SCHEMA_NAME})")
+    numbers(doc, source)
     grid, named = doc.get("grid") or {}, doc.get("variants") or []
     total = (math.prod(len(v) for v in grid.values()) if grid else 0) + len(named)
     if total > MAX_VARIANTS:
@@ -90,6 +92,20 @@ def expand(doc: dict, schema: dict, source: str = "sweep.yaml") -> list[Variant]
                              "give every variant its own name")
         seen[v.name] = v
     return found
+
+
+def numbers(doc: dict, source: str) -> None:
+    """SweepError at the first NaN, infinity or integer of more than MAX_DIGITS digits: every schema bound
+    passes NaN, and a value the pods cannot use must fail where the sweep is written, not on a GPU."""
+    if found := nonfinite(doc):
+        raise SweepError(f"{source} {found[0]} is {found[1]}, not a finite number", "write a plain number such as 0.0002")
+    pending = [doc]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (dict, list)):
+            pending += node.values() if isinstance(node, dict) else node
+        elif type(node) is int and abs(node) >= 10**MAX_DIGITS:
+            raise SweepError(f"{source} has a whole number of more than {MAX_DIGITS} digits", "write a number a key can take")
 
 
 def apply(config: dict, variant: Variant) -> dict:

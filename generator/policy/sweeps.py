@@ -34,8 +34,13 @@ def _train(text) -> dict:
 
 def read_config_map(obj: dict) -> Sweep | None:
     """The sweep of a ConfigMap that holds sweep.yaml, its problems listed; None for other objects."""
-    data = obj.get("data")
-    if obj.get("kind") != "ConfigMap" or not isinstance(data, dict) or SWEEP_KEY not in data:
+    data, binary = obj.get("data"), obj.get("binaryData")
+    if obj.get("kind") != "ConfigMap":
+        return None
+    if isinstance(binary, dict) and SWEEP_KEY in binary and not (isinstance(data, dict) and SWEEP_KEY in data):
+        # kustomize's configMapGenerator puts a file that is not UTF-8 (Latin-1, UTF-16) under binaryData
+        return Sweep(obj, problems=[f"{SWEEP_KEY} is not UTF-8 text (the ConfigMap holds it as binaryData); save it as UTF-8"])
+    if not isinstance(data, dict) or SWEEP_KEY not in data:
         return None
     sweep = Sweep(obj, config=_train(data.get(TRAIN_KEY)))
     try:

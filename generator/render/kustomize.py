@@ -32,8 +32,7 @@ def render(overlay: Path, allow_remote: bool = False) -> str:
     overlay = Path(overlay)
     if not (overlay / "kustomization.yaml").is_file():
         raise UsageError(f"{overlay} has no kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
-    if not allow_remote:
-        refuse_remote(overlay)
+    refuse_remote(overlay, allow_remote)  # and FIFOs or devices among its files, which kustomize would block on
     proc = run([*kustomize_command(), str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
                offline=not allow_remote)
     if proc.returncode != 0:

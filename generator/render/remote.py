@@ -6,6 +6,7 @@ remote entry two bases down is found too; each kustomization is read with the bo
 """
 import os
 import re
+import stat
 from pathlib import Path
 
 from generator.core import repo
@@ -67,8 +68,18 @@ def kustomization_file(folder: Path) -> Path | None:
     return next((folder / name for name in NAMES if (folder / name).is_file()), None)
 
 
-def refuse_remote(overlay: Path) -> None:
-    """UsageError naming the first remote entry in overlay's kustomization tree (file, field, entry)."""
+def _not_regular(path: Path) -> bool:
+    """A FIFO, a socket or a device (kustomize would block on it or read without end); symlinks followed."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False  # missing, a loop or a NUL in the name: kustomize says so itself
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def refuse_remote(overlay: Path, allow_remote: bool = False) -> None:
+    """UsageError naming the first remote entry (unless allow_remote) or the first entry that is a FIFO, a
+    socket or a device in overlay's kustomization tree (file, field, entry), before kustomize reads any."""
     pending, seen = [Path(overlay)], set()
     while pending:
         folder = pending.pop()
@@ -88,7 +99,11 @@ def refuse_remote(overlay: Path) -> None:
         for field, entry, may_be_folder in _entries(doc):
             if not isinstance(entry, str) or "\n" in entry:  # inline patches and generator configs
                 continue
-            if is_remote(entry, folder):
+            if _not_regular(folder / entry):
+                raise UsageError(f"{repo.relative(Path(os.path.normpath(folder / entry)))} ({field} of "
+                                 f"{repo.relative(Path(os.path.normpath(file)))}) is not a regular file",
+                                 "replace it with a regular file")
+            if not allow_remote and is_remote(entry, folder):
                 raise UsageError(f"{repo.relative(Path(os.path.normpath(file)))}: {field} entry {entry!r} is remote (fetched at render time, it is neither "
                                  "reviewable in the pull request nor reproducible)",
                                  "copy it into the repository and refer to the copy, or pass --allow-remote")

@@ -1,12 +1,14 @@
 """`nautilus report`: what each overlay asks the cluster for, as a pull-request comment (or JSON);
 with --base, what a change does against a git ref, before -> after."""
 import json
+import os
+import stat
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from generator.core import quantity
+from generator.core import quantity, repo
 from generator.core.schemas import policy
 from generator.policy.check import check
 from generator.render import sources
@@ -133,6 +135,8 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
     if base_ref is not None and not base_ref.strip():
         raise UsageError("--base is empty", "pass a git ref to compare with (e.g. origin/main), or leave --base out")
     inputs = sources.resolve(paths, use_all)
+    if full_path:
+        check_full_path(full_path, [*inputs, *usage_files])
     version = kubernetes_version or str(policy()["kubernetes_version"])
     current = sources.load(inputs, allow_remote=allow_remote)
     result = check(current, version)
@@ -152,11 +156,39 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
         "usage": measured.entries(list(usage_files), {label: side.rows for label, side in after.items()}),
     }
     if output == "json":
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, allow_nan=False))  # usage figures are finite (measured.load)
         return
+    usage = measured.markdown(data["usage"])
+    limit = max_bytes and budget(max_bytes, usage)
     if full_path:
         try:
-            write_text(full_path, comment.markdown(data) + measured.markdown(data["usage"]))
+            write_text(full_path, comment.markdown(data) + usage)
         except OSError as exc:
             raise UsageError(f"cannot write {full_path} ({exc.strerror})", "pass --full a file in a writable folder") from exc
-    click.echo(comment.markdown(data, max_bytes) + measured.markdown(data["usage"]), nl=False)
+    click.echo(comment.markdown(data, limit) + usage, nl=False)
+
+
+def budget(max_bytes: int, usage: str) -> int:
+    """What --max-bytes leaves the report beside the --usage section, which is never cut."""
+    left = max_bytes - len(usage.encode())
+    if left < MIN_BYTES:
+        raise UsageError(f"--max-bytes {max_bytes} leaves {left} bytes for the report beside the {len(usage.encode())} "
+                         f"bytes of the --usage section, less than {MIN_BYTES}", "raise --max-bytes or pass fewer --usage files")
+    return left
+
+
+def check_full_path(path: Path, read: list) -> None:
+    """--full writes a new regular file or replaces one: never an input of this report, a file inside overlays/
+    or base/, or anything that is not a regular file (a device, a FIFO, a folder, a symbolic link)."""
+    fix = "pass --full a new file outside overlays/ and base/, e.g. report.md"
+    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+        raise UsageError(f"--full {path} exists and is not a regular file", fix)
+    target = path.resolve()
+    for item in read:
+        source = Path(item).resolve() if item != "-" else None
+        if source is not None and (target == source or source in target.parents):
+            raise UsageError(f"--full {path} is {'an input' if target == source else 'inside an input'} of this report", fix)
+    top = repo.find()
+    for folder in ((top / "overlays", top / "base") if top else ()):
+        if folder.resolve() in target.parents:
+            raise UsageError(f"--full {path} is inside {folder.name}/, which kustomize reads", fix)

@@ -1,31 +1,38 @@
 """`nautilus report --usage FILE`: what a run used (the trainer's usage.json, copied from the volume)
 beside what its pod asked for then and what the overlay asks for now, so that a pull request that
 resizes a project shows why."""
-import json
 from pathlib import Path
 
 from generator.core import quantity
 from generator.core.schemas import policy
+from trainer import inputs
 from trainer.errors import UsageError
 
 MAX_BYTES = 1_000_000  # a usage.json is about 1 KB; anything far larger is not one
+MAX_FIGURE = 1e18      # bytes, cores, seconds, percent: an exabyte or more is not a measurement
+FIGURES = (("requests", "cpu"), ("requests", "memory"), ("cpu", "mean_cores"), ("memory", "mean_bytes"),
+           ("memory", "peak_bytes"), ("gpu", "mean_percent"), (None, "seconds"))
+FIX = "pass the usage.json a run wrote (kubectl cp <project>-results:/data/runs/<run>/usage.json usage.json)"
 GI = 2**30
 WORKLOAD = {"train": "train", "prepare": "train", "data": "data"}  # container -> the Job it runs in
 
 
 def load(path: Path) -> dict:
-    """One usage.json, checked enough to tabulate; UsageError otherwise."""
-    fix = "pass the usage.json a run wrote (kubectl cp <project>-results:/data/runs/<run>/usage.json usage.json)"
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise UsageError(f"--usage {path} is larger than {MAX_BYTES} bytes", fix)
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read --usage {path} ({exc.strerror})", fix) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(f"--usage {path} is not JSON", fix) from None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("requests", "cpu", "memory")):
-        raise UsageError(f"--usage {path} is not a usage summary (no requests, cpu and memory)", fix)
+    """One usage.json, checked enough to tabulate: an object, its figures numbers that are finite and not
+    negative; UsageError otherwise."""
+    what = f"--usage {path}"
+    data = inputs.mapping(inputs.read_json(path, what, MAX_BYTES, fix=FIX), what, FIX)
+    if not all(isinstance(data.get(k), dict) for k in ("requests", "cpu", "memory")):
+        raise UsageError(f"{what} is not a usage summary (no requests, cpu and memory)", FIX)
+    if not isinstance(data.get("gpu") or {}, dict) or not isinstance(data.get("warnings") or [], list):
+        raise UsageError(f"{what} is not a usage summary (gpu is not an object or warnings not a list)", FIX)
+    for section, key in FIGURES:
+        value = (data if section is None else data.get(section) or {}).get(key)
+        if value is not None:
+            inputs.number(value, f"{what}: {section}.{key}", 0, MAX_FIGURE, fix=FIX)
+    for key in ("project", "container"):
+        if not isinstance(data.get(key) or "", str):
+            raise UsageError(f"{what}: {key} is not a string", FIX)
     return data
 
 

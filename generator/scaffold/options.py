@@ -11,6 +11,7 @@ from generator.core.image_ref import parse as reference_of
 from generator.core.image_ref import unpinned
 from generator.core.schemas import train_config_schema
 from generator.scaffold import sweep
+from trainer import inputs
 from trainer.errors import UsageError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -53,9 +54,7 @@ def defaults() -> dict:
 
 def count(option: str, text, low: int, high: int, fix: str) -> int:
     """A whole number in [low, high] from the command line (`1.5`, `abc`, `-1` rejected)."""
-    if not re.fullmatch(r"\d+", str(text)) or not low <= int(text) <= high:
-        raise UsageError(f"{option} {text!r} is not a whole number from {low} to {high}", fix)
-    return int(text)
+    return inputs.parse_int(text, option, low, high, fix)
 
 
 def amount(option: str, text: str, example: str, resource: str, policy: dict) -> Fraction:

@@ -26,8 +26,8 @@ def grid(options: tuple[str, ...]) -> dict[str, list]:
             raise UsageError(f"--sweep names {key} twice", f"list all its values once: --sweep {key}=A,B")
         try:
             found[key] = [safe_yaml.load(item, "--sweep") if item.strip() else "" for item in raw.split(",")]
-        except safe_yaml.YAMLInputError:
-            raise UsageError(f"--sweep {option!r} has a value that is not YAML", EXAMPLE) from None
+        except safe_yaml.YAMLInputError as e:
+            raise UsageError(f"--sweep {option[:80]!r} has a value that is not YAML ({e.what})", EXAMPLE) from None
     return found
 
 

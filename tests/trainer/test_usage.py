@@ -8,6 +8,7 @@ from ruamel.yaml import YAML
 
 from conftest import REPO
 from trainer import usage
+from trainer.errors import UsageError
 from trainer.usage import GI, Cgroup, Monitor, Requests
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
@@ -141,7 +142,10 @@ def test_requests_from_the_downward_api_environment():
     env = {"NAUTILUS_CPU_REQUEST": "2500", "NAUTILUS_CPU_LIMIT": "2750", "NAUTILUS_MEMORY_REQUEST": str(8 * GI),
            "NAUTILUS_MEMORY_LIMIT": str(9 * GI), "NAUTILUS_PROJECT": "h2z", "NAUTILUS_STAGE": "train"}
     assert Requests.from_env(env) == Requests(2.5, 8 * GI, 2.75, 9 * GI, "h2z", "train")
-    assert Requests.from_env({"NAUTILUS_CPU_REQUEST": "0", "NAUTILUS_MEMORY_REQUEST": "x"}) == Requests()
+    assert Requests.from_env({"NAUTILUS_CPU_REQUEST": "0", "NAUTILUS_MEMORY_REQUEST": ""}) == Requests()
+    for bad in ("x", "²", "-1", "9" * 5000):  # one line naming the variable (tests/hostile/test_numbers.py)
+        with pytest.raises(UsageError, match="NAUTILUS_MEMORY_REQUEST"):
+            Requests.from_env({"NAUTILUS_MEMORY_REQUEST": bad})
 
 
 def test_cgroup_folders_follow_the_process_membership(tmp_path):

@@ -18,7 +18,7 @@ from trainer.errors import UsageError
 from trainer.prepare import prepare
 from trainer.prepare.archive import DEFAULT_MAX_BYTES
 from trainer.prepare.source import load_spec
-from trainer.shards import LATEST, dataset_dir
+from trainer.shards import dataset_dir, latest
 from trainer.usage import Monitor
 
 MAX_THREADS = 1024
@@ -71,8 +71,8 @@ def run(args) -> int:
 
 def _latest(root: Path, name: str) -> str | None:
     try:
-        return (dataset_dir(root, name) / LATEST).read_text().strip()
-    except OSError:
+        return latest(dataset_dir(root, name))
+    except UsageError:
         return None
 
 

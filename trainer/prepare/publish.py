@@ -9,6 +9,7 @@ one rename of a complete folder plus one atomic replace of LATEST: readers never
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -16,9 +17,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer import atomic, volume
+from trainer import atomic, inputs, volume
 from trainer.shards import LATEST
 
+MAX_LOCK_BYTES = 4096  # a lock holds one line: host, pid, heartbeat
 
 class Busy(Exception):
     """The lock has a live holder and the caller chose not to wait for it."""
@@ -91,15 +93,13 @@ class Lock:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return None
+    """A lock's content (host, pid, beat), None once it is gone; a FIFO or a huge file there is one UsageError."""
+    return inputs.read_if_present(path, f"lock {path}", MAX_LOCK_BYTES, "delete it when no preparer is running")
 
 
 def _dead_here(content: str) -> bool:
     host, pid, *_ = content.split() + ["", ""]
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname() or not re.fullmatch(r"[0-9]{1,10}", pid):
         return False
     try:
         os.kill(int(pid), 0)
