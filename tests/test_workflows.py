@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from click.testing import CliRunner
 
 from generator.cli import main as nautilus_cli
-from kube_support import example_folders, git, make_fork
+from kube_support import example_folders, git, make_fork, run_name
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -493,11 +493,13 @@ def containers(doc: dict) -> list[dict]:
 
 def test_smoke_overlay_is_what_the_workflow_drives(smoke):
     e2e = load(REPO / ".github" / "workflows" / "e2e.yml")
-    names = {(d["kind"], d["metadata"]["name"]) for d in smoke}
+    names = {(d["kind"], run_name(d["metadata"]["name"]) if d["kind"] == "Job" else d["metadata"]["name"]) for d in smoke}
     script = "\n".join(s for _, s in run_scripts(e2e))
-    for kind, name in [("Job", "smoke-data"), ("Job", "smoke-train"), ("Job", "smoke-check"),
-                       ("Deployment", "smoke-dataset-server")]:
-        assert (kind, name) in names and name in script
+    for kind, name in [("Job", "smoke-data"), ("Job", "smoke-train"), ("Job", "smoke-check"), ("Deployment", "smoke-dataset-server")]:
+        assert (kind, name) in names
+    assert "deployment/smoke-dataset-server" in script and "job/smoke-check" in script  # check.yaml's Job has no run hash
+    for stage in ("data", "train", "e2e-check"):  # run-named Jobs are found by their stage
+        assert f"wait_job {stage} " in script
     assert {d["metadata"].get("namespace") for d in smoke} == {e2e["env"]["NAMESPACE"]}
     stages = {d["metadata"].get("labels", {}).get("nautilus.io/stage") for d in smoke}
     assert {"storage", "data", "train", "e2e-check"} <= stages
@@ -510,7 +512,7 @@ def test_smoke_overlay_needs_no_gpu(smoke):
         for container in containers(doc):
             resources = container.get("resources", {})
             assert not any(k.startswith("nvidia.com/") for part in resources.values() for k in part), doc["metadata"]["name"]
-    train = next(d for d in smoke if d["metadata"]["name"] == "smoke-train")
+    train = next(d for d in smoke if d["kind"] == "Job" and run_name(d["metadata"]["name"]) == "smoke-train")
     args = train["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "--nproc-per-node=2"
 

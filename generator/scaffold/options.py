@@ -145,9 +145,10 @@ def check_names(p: Project, policy: dict) -> None:
         if not DNS_LABEL.fullmatch(value) or len(value) > LABEL_MAX:
             raise UsageError(f"{option} {value!r} is not a DNS-1123 label",
                              "use at most 63 lowercase letters, digits and dashes, starting and ending alphanumeric")
-    names = [f"{p.name}-{base}" for base in defaults()["label_names"]]
+    hashed = {base: defaults()["run_hash"] if base in defaults()["run_named"] else "" for base in defaults()["label_names"]}
+    names = [f"{p.name}-{base}{suffix}" for base, suffix in hashed.items()]
     if p.nodes > 1:  # an indexed pod's hostname is <job>-<index>; the headless Service needs a leading letter
-        names.append(f"{p.name}-{defaults()['multinode_name']}-{p.nodes - 1}")
+        names.append(f"{p.name}-{defaults()['multinode_name']}{hashed[defaults()['multinode_name']]}-{p.nodes - 1}")
         if not p.name[0].isalpha():
             raise UsageError(f"NAME {p.name!r} must start with a letter with --nodes (it names a Service)",
                              "start the name with a letter")
