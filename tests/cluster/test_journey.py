@@ -262,7 +262,7 @@ def test_readme_journey_of_a_fork(cluster, namespace, journey):
         git(fork, "add", "overlays")
         git(fork, "commit", "-q", "-m", f"Add overlays/{state['project']}")
         steps = review_steps(fork)
-        assert len(steps) == 2, f"CI's review job changed: {list(steps)}"
+        assert len(steps) == 3, f"CI's review job changed: {list(steps)}"
         for name, step in steps.items():
             env = {key: str(value).replace("${{ github.base_ref || github.event.repository.default_branch }}", "main")
                    .replace("${{ github.event.pull_request.number }}", "1") for key, value in (step.get("env") or {}).items()}
