@@ -15,7 +15,9 @@ def render(plan: Plan, title: str, commit: str = "") -> str:
     where = f"namespace `{plan.namespace}`" + (f", main at `{commit[:12]}`" if commit else "")
     counts = {action: len(plan.of(action)) for action in HEADINGS}
     said = ", ".join(f"{n} {HEADINGS[a].split(' (')[0]}" for a, n in counts.items() if n)
-    lines += [f"In {where}: {said or 'nothing to apply'}.", ""]
+    lines += [f"In {where}: {said or 'no overlay to look at'}.", ""]
+    if not plan.changes:
+        lines += ["Nothing to apply: the namespace already holds this.", ""]
     runs = [s for s in plan.of("create", "replace") if s.kind == "Job"]
     if runs:
         lines += ["Runs started: " + ", ".join(f"`{s.name}`" for s in runs) + ".", ""]
