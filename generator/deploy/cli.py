@@ -1,5 +1,6 @@
 """`nautilus gitops ...`: the commands. Exit codes: 0 done or clean, 1 findings (drift, a refused change,
 validation errors, a right the token lacks or holds wrongly), 2 bad input, 3 unexpected."""
+import re
 import sys
 from pathlib import Path
 
@@ -9,8 +10,17 @@ from . import apply as applying, changes, checks, desired, drift as drifting, id
 from .kube import Kube
 from .plan import compute
 
-namespace_option = click.option("--namespace", "-n", envvar="NAUTILUS_NAMESPACE", required=True,
+namespace_option = click.option("--namespace", "-n", envvar="NAUTILUS_NAMESPACE",
                                 help="The namespace the deploy identity acts in [env NAUTILUS_NAMESPACE].")
+
+
+def _namespace(value: str | None) -> str | None:
+    """Checked when a command runs (parsing alone needs none): one line, exit 2."""
+    if not value:
+        raise pipeline.UsageError("no namespace given", "pass --namespace NAME or set NAUTILUS_NAMESPACE")
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise pipeline.UsageError(f"--namespace {value!r} is not a namespace name", "use lowercase letters, digits and dashes")
+    return value
 summary_option = click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), envvar="GITHUB_STEP_SUMMARY",
                               help="Also append the Markdown to this file [env GITHUB_STEP_SUMMARY].")
 
@@ -24,6 +34,7 @@ def gitops():
 @namespace_option
 def identity(namespace):
     """Write deploy/identity/ (ServiceAccount, Role, RoleBinding, token Secret) and print the set-up steps."""
+    namespace = _namespace(namespace)
     root = pipeline.repo_root()
     ident.write(root, namespace)
     click.echo(ident.steps(namespace))
@@ -34,6 +45,7 @@ def identity(namespace):
 @summary_option
 def can_i(namespace, summary):
     """What the token may and may not do (kubectl auth can-i); exit 1 when a right is missing or one too many."""
+    namespace = _namespace(namespace)
     found = checks.rows(Kube(namespace))
     text = "### What the deploy token may do\n\n" + checks.table(found) + "\n"
     _emit(text, summary)
@@ -73,6 +85,7 @@ def _validate(overlays) -> list[str]:
 @summary_option
 def plan(namespace, rendered, changed_only, title, summary):
     """What applying main (or --rendered) would do now: created, changed fields, unchanged, pruned, runs."""
+    namespace = _namespace(namespace)
     kube = Kube(namespace)
     root, rec, _, overlays, skipped, removed, _ = _inputs(kube, rendered, changed_only)
     errors = _validate(overlays)
@@ -92,6 +105,7 @@ def plan(namespace, rendered, changed_only, title, summary):
 def apply(namespace, changed_only, commit, summary):
     """Validate, then apply main's project overlays (server-side, field manager nautilus-gitops), prune what main
     no longer has (never a claim), and record it. A run that ran is not started again."""
+    namespace = _namespace(namespace)
     kube = Kube(namespace)
     root, rec, live, overlays, skipped, removed, _ = _inputs(kube, None, changed_only)
     errors = _validate(overlays)
@@ -111,6 +125,7 @@ def apply(namespace, changed_only, commit, summary):
 def drift(namespace, summary):
     """Compare main with the namespace: objects changed or deleted by hand, and this repository's objects that
     main no longer has. Exit 1 on drift; finished runs removed by their TTL are not drift."""
+    namespace = _namespace(namespace)
     kube = Kube(namespace)
     _, rec, _, overlays, skipped, removed, on_main = _inputs(kube, None, False)
     found = drifting.findings(compute(kube, overlays, rec, removed, skipped), rec, on_main)
@@ -122,6 +137,7 @@ def drift(namespace, summary):
 @namespace_option
 def status(namespace):
     """For each project overlay on main: its Jobs' state, pods, node, GPU product, age; the last applied commit."""
+    namespace = _namespace(namespace)
     kube = Kube(namespace)
     rec, _ = record.read(kube)
     names = [p.name for p in pipeline.project_overlays(pipeline.repo_root())]
