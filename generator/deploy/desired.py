@@ -2,6 +2,7 @@
 object labelled with its overlay. Rendered here with the pinned kustomize, or read from files rendered
 elsewhere (a pull request's artifact: `--rendered DIR` holding <overlay>.yaml, read bounded)."""
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from . import pipeline
 from .settings import settings
 
 MAX_RENDERED_BYTES = 4 * 2**20  # one overlay's rendered YAML from an artifact
+MAX_RENDERED_FILES = 200
+OVERLAY_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a project overlay's folder name
 
 
 @dataclass
@@ -48,12 +51,15 @@ def from_repository(root: Path, namespace: str, names: list[str] | None = None) 
 def from_folder(folder: Path, namespace: str) -> tuple[list[Overlay], list[str]]:
     """Rendered files <overlay>.yaml in folder (an artifact), each read bounded."""
     found = []
-    for path in sorted(Path(folder).glob("*.yaml")):
+    paths = sorted(Path(folder).glob("*.yaml"))
+    if len(paths) > MAX_RENDERED_FILES:
+        raise pipeline.UsageError(f"{folder} holds more than {MAX_RENDERED_FILES} rendered overlays", "render fewer overlays")
+    for path in paths:
         if not path.is_file() or path.is_symlink():
             continue
         if path.stat().st_size > MAX_RENDERED_BYTES:
             raise pipeline.UsageError(f"{path.name} is larger than {MAX_RENDERED_BYTES // 2**20} MiB", "render smaller overlays")
-        if not path.stem.replace("-", "").isalnum() or path.stem.lower() != path.stem:
+        if not OVERLAY_NAME.fullmatch(path.stem):
             raise pipeline.UsageError(f"{path.name} is not named like an overlay", "name rendered files <overlay>.yaml")
         found.append((path.stem, path.read_text(errors="replace")))
     return _build(found, namespace)

@@ -43,6 +43,7 @@ class Runner:
         self.env = {"PATH": f"{REPO / '.tools/bin'}:/usr/bin:/bin", "HOME": str(temp), "RUNNER_TEMP": str(temp),
                     "PYTHONPATH": str(REPO)}  # generator/ of this working tree, also in the `nautilus` script
         self.secrets: dict[str, str] = {}
+        self.timings: list[tuple[str, float]] = []  # (step, seconds)
 
     def expression(self, value: str) -> str:
         known = {"${{ vars.NAUTILUS_NAMESPACE }}": self.namespace, "${{ vars.NAUTILUS_SERVER }}": self.server,
@@ -61,8 +62,10 @@ class Runner:
         files["GITHUB_ENV"].write_text("")
         env = {**self.env, **{k: self.expression(str(v)) for k, v in (step.get("env") or {}).items()},
                **{k: str(v) for k, v in files.items()}, **(extra or {})}
+        began = time.monotonic()
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=self.fork,
                               env=env, capture_output=True, text=True, timeout=300)
+        self.timings.append((step.get("name") or step.get("id", ""), time.monotonic() - began))
         assert not check or proc.returncode == 0, f"step `{step.get('name', step['run'][:40])}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
         self.env.update(line.split("=", 1) for line in files["GITHUB_ENV"].read_text().splitlines() if "=" in line)
         return proc, dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].read_text().splitlines() if "=" in line)
@@ -146,6 +149,7 @@ def test_main_is_what_runs_in_the_namespace(cluster, namespace, gitops):
     watching.set()
     watcher.join()
     elapsed = seen["job"] - started
+    steps = "; ".join(f"{name} {seconds:.1f} s" for name, seconds in runner.timings)
     summary = first["Apply the overlays changed since the last applied commit"].stdout
     (train,) = jobs(cluster, namespace, "train")
     (data,) = jobs(cluster, namespace, "data")
@@ -165,6 +169,15 @@ def test_main_is_what_runs_in_the_namespace(cluster, namespace, gitops):
         refused = as_deployer(runner, *args)
         assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), (args, refused.stdout, refused.stderr)
     assert cluster.kubectl("get", "pvc", f"{PROJECT}-storage", "-n", namespace).returncode == 0
+
+    # --- status, as the deployer: the run, its state and pod's node (the GPU product needs node reads it lacks)
+    pod = wait_until(lambda: next((p for p in cluster.get("pods", "-n", namespace, "-l", f"batch.kubernetes.io/job-name={train}")["items"]
+                                   if p["spec"].get("nodeName")), None), 60, "the train pod to be scheduled")
+    shown = subprocess.run([str(fork / ".venv/bin/nautilus"), "gitops", "status", "-n", namespace], cwd=fork, env=runner.env,
+                           capture_output=True, text=True, timeout=60)
+    row = next(line.split() for line in shown.stdout.splitlines() if train in line)
+    assert row[:3] == [PROJECT, train, "running"] and pod["spec"]["nodeName"] in row, shown.stdout
+    assert f"last applied commit: {git(fork, 'rev-parse', 'HEAD').strip()}" in shown.stdout
 
     # --- a second run with nothing changed changes nothing
     before = versions(cluster, namespace)
@@ -188,7 +201,7 @@ def test_main_is_what_runs_in_the_namespace(cluster, namespace, gitops):
     runner.job("live-diff.yml", "plan", [])
     runner.step(plan)
     comment = (fork / "live/plan.md").read_text()
-    print(f"\n{comment}\ndeploy steps' start to the train Job existing: {elapsed:.1f} s")  # shown with pytest -s
+    print(f"\n{comment}\ndeploy steps' start to the train Job existing: {elapsed:.1f} s ({steps})")  # pytest -s shows it
     assert "Runs started:" in comment and f"| overlays/{PROJECT} | older run still running (left alone) | Job | {train} |" in comment, comment
     assert versions(cluster, namespace) == before  # a plan changes nothing
     git(fork, "merge", "-q", "--ff-only", "more-epochs")
@@ -287,3 +300,23 @@ def test_changing_the_config_of_a_run_by_hand(cluster, namespace, tmp_path):
         wait_until(lambda: configs() == current, 30, "only the current configs to remain")
     except TimeoutError as exc:
         pytest.fail(f"{exc}: {configs()}; the prune printed {pruned.stdout} {pruned.stderr}")
+
+
+def test_an_overlay_may_ask_to_replace_its_running_run(cluster, namespace, gitops):
+    """With `nautilus.io/on-new-run: replace` on its train Job, a new config stops the run that still runs."""
+    fork, runner = gitops
+    runner.job("deploy.yml", "deploy", DEPLOY[-1:])
+    (old,) = jobs(cluster, namespace, "train")
+    overlay = fork / "overlays" / PROJECT
+    (overlay / "replace.yaml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: train\n  annotations:\n"
+                                          "    nautilus.io/on-new-run: replace\n")
+    yaml = YAML()
+    kustomization = yaml.load(overlay / "kustomization.yaml")
+    kustomization["patches"].append({"path": "replace.yaml"})
+    next(g for g in kustomization["configMapGenerator"] if g["name"] == "train")["files"].append("replace.yaml")
+    yaml.dump(kustomization, overlay / "kustomization.yaml")
+    commit(fork, "Replace the running run on a new config")
+    summary = runner.job("deploy.yml", "deploy", DEPLOY[-1:])[DEPLOY[-1]].stdout
+    wait_until(lambda: old not in jobs(cluster, namespace, "train"), 60, "the older run to be stopped")
+    (new,) = jobs(cluster, namespace, "train")
+    assert new != old and f"| stopped (superseded run; the overlay asks for it) | Job | {old} |" in summary, summary
