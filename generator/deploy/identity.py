@@ -1,8 +1,12 @@
 """The namespace's deploy identity, as files in the repository: a ServiceAccount, a Role with only what the
 overlays need (gitops.yaml), a RoleBinding, and the long-lived token Secret that the control plane fills."""
+import io
 import json
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
+from . import pipeline
 from .settings import settings
 
 
@@ -36,8 +40,6 @@ def manifests(namespace: str) -> dict[str, dict]:
 
 def write(root: Path, namespace: str) -> Path:
     """deploy/identity/ with one file per object and a kustomization, each written atomically."""
-    from ruamel.yaml import YAML
-    import io
     folder = root / settings()["identity"]["folder"]
     folder.mkdir(parents=True, exist_ok=True)
     files = manifests(namespace)
@@ -49,16 +51,8 @@ def write(root: Path, namespace: str) -> Path:
         yaml = YAML()
         yaml.default_flow_style = False
         yaml.dump(json.loads(json.dumps(obj)), text)
-        _write_atomic(folder / file_name, header.format(ns=namespace, folder=settings()["identity"]["folder"]) + text.getvalue())
+        pipeline.write_text(folder / file_name, header.format(ns=namespace, folder=settings()["identity"]["folder"]) + text.getvalue())
     return folder
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=f".{path.name}.") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
 
 
 def steps(namespace: str) -> str:

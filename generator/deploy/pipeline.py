@@ -1,5 +1,5 @@
 """Everything deploy/ uses from the rest of generator/, in one place: render and validate overlays, find
-the repository and its tools, run a tool bounded, and the one-line usage error."""
+the repository and its tools, run a tool bounded, write a file atomically, and the one-line usage error."""
 from pathlib import Path
 
 from generator.core import repo
@@ -8,9 +8,10 @@ from generator.core.tools import find_tool, run
 from generator.policy.check import check
 from generator.render import sources
 from generator.render.kustomize import load_documents, render
+from trainer.atomic import write_text
 from trainer.errors import UsageError
 
-__all__ = ["UsageError", "find_tool", "run", "repo_root", "project_overlays", "render_text", "errors_of", "load_documents"]
+__all__ = ["UsageError", "find_tool", "run", "write_text", "repo_root", "project_overlays", "render_text", "errors_of", "load_documents"]
 
 
 def repo_root() -> Path:

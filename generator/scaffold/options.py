@@ -154,7 +154,8 @@ def check_names(p: Project, policy: dict) -> None:
                              "start the name with a letter")
     longest = max(names, key=len)
     if len(longest) > LABEL_MAX:
-        raise UsageError(f"NAME {p.name!r} makes {longest!r} {len(longest)} characters long, above Kubernetes' {LABEL_MAX}",
+        shown = longest.replace(defaults()["run_hash"], "-<hash>")  # the run hash kustomize adds: 10 characters and a dash
+        raise UsageError(f"NAME {p.name!r} makes {shown!r} {len(longest)} characters long, above Kubernetes' {LABEL_MAX}",
                          f"shorten NAME by {len(longest) - LABEL_MAX} characters")
 
 

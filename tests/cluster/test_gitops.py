@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator.render import load_documents, render
+from generator.render.kustomize import load_documents, render
 from kube_support import REPO, git
 
 from .controlplane import wait_until
