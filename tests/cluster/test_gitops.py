@@ -320,3 +320,29 @@ def test_an_overlay_may_ask_to_replace_its_running_run(cluster, namespace, gitop
     wait_until(lambda: old not in jobs(cluster, namespace, "train"), 60, "the older run to be stopped")
     (new,) = jobs(cluster, namespace, "train")
     assert new != old and f"| stopped (superseded run; the overlay asks for it) | Job | {old} |" in summary, summary
+
+
+def test_what_cannot_be_applied_is_not_applied(cluster, namespace, gitops):
+    """A train.yaml that fails validation stops the deploy before anything is applied; an edit of base/ that
+    changes a Job's template under the same name is refused by the API server, reported, and exits 1."""
+    fork, runner = gitops
+    runner.job("deploy.yml", "deploy", DEPLOY[-1:])
+    before = versions(cluster, namespace)
+    steps = {s.get("name"): s for s in workflow_job(fork, "deploy.yml", "deploy")["steps"]}
+    config = fork / "overlays" / PROJECT / "train.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("epochs: 100 ", "epochs: -1 "))
+    commit(fork, "A bad config")
+    validate, _ = runner.step(steps[DEPLOY[1]], check=False)
+    stopped, _ = runner.step(steps[DEPLOY[2]], check=False)
+    assert validate.returncode == 1 and stopped.returncode == 1 and "Deploy stopped: validation errors" in stopped.stdout
+    assert versions(cluster, namespace) == before
+    config.write_text(good)
+    job = fork / "base/train/job.yaml"
+    job.write_text(job.read_text().replace("fsGroup: 1000", "fsGroup: 1001", 1))  # the pod template, same run name
+    commit(fork, "A base edit")
+    refused, _ = runner.step(steps[DEPLOY[2]], check=False)
+    (train,) = jobs(cluster, namespace, "train")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"| not applied (the API server refuses the change) | Job | {train} |" in refused.stdout, refused.stdout
+    assert cluster.get("job", train, "-n", namespace)["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 1000
