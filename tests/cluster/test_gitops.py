@@ -121,6 +121,19 @@ def versions(cluster, namespace: str) -> dict[tuple[str, str], str]:
             if o["metadata"]["name"] != "kube-root-ca.crt"}
 
 
+def settled_versions(cluster, namespace: str) -> dict[tuple[str, str], str]:
+    """versions() once the controllers are done with the objects (two reads two seconds apart agree): a Job's
+    status moves its resourceVersion while its pods start."""
+    last: dict = {}
+
+    def same():
+        nonlocal last
+        now = versions(cluster, namespace)
+        agreed, last = now == last, now
+        return now if agreed else None
+    return wait_until(same, 60, "the namespace's objects to settle", interval=2)
+
+
 def jobs(cluster, namespace: str, stage: str) -> dict[str, dict]:
     found = cluster.get("jobs", "-n", namespace, "-l", f"nautilus.io/stage={stage}")["items"]
     return {j["metadata"]["name"]: j for j in found if not j["metadata"].get("deletionTimestamp")}
@@ -180,7 +193,7 @@ def test_main_is_what_runs_in_the_namespace(cluster, namespace, gitops):
     assert f"last applied commit: {git(fork, 'rev-parse', 'HEAD').strip()}" in shown.stdout
 
     # --- a second run with nothing changed changes nothing
-    before = versions(cluster, namespace)
+    before = settled_versions(cluster, namespace)
     second = runner.job("deploy.yml", "deploy", DEPLOY[-1:])
     assert versions(cluster, namespace) == before
     assert "Nothing to apply" in second[DEPLOY[-1]].stdout
@@ -327,7 +340,7 @@ def test_what_cannot_be_applied_is_not_applied(cluster, namespace, gitops):
     changes a Job's template under the same name is refused by the API server, reported, and exits 1."""
     fork, runner = gitops
     runner.job("deploy.yml", "deploy", DEPLOY[-1:])
-    before = versions(cluster, namespace)
+    before = settled_versions(cluster, namespace)
     steps = {s.get("name"): s for s in workflow_job(fork, "deploy.yml", "deploy")["steps"]}
     config = fork / "overlays" / PROJECT / "train.yaml"
     good = config.read_text()
