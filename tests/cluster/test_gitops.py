@@ -191,6 +191,9 @@ def test_main_is_what_runs_in_the_namespace(cluster, namespace, gitops):
     row = next(line.split() for line in shown.stdout.splitlines() if train in line)
     assert row[:3] == [PROJECT, train, "running"] and pod["spec"]["nodeName"] in row, shown.stdout
     assert f"last applied commit: {git(fork, 'rev-parse', 'HEAD').strip()}" in shown.stdout
+    mine = subprocess.run([str(fork / ".venv/bin/nautilus"), "gitops", "status", "-n", namespace], cwd=fork,
+                          env={**runner.env, "KUBECONFIG": str(cluster.kubeconfig)}, capture_output=True, text=True, timeout=60)
+    assert "NVIDIA-A10" in next(line for line in mine.stdout.splitlines() if train in line), mine.stdout  # may read nodes
 
     # --- a second run with nothing changed changes nothing
     before = settled_versions(cluster, namespace)
