@@ -1,6 +1,8 @@
 """kubectl, bounded: every call has a time limit and a cap on what it may print, and acts in one namespace
 with the credentials of $KUBECONFIG (the workflow builds one from the token and the CA at run time)."""
 import json
+import os
+import tempfile
 
 from . import pipeline
 from .settings import settings
@@ -18,8 +20,6 @@ class Kube:
         """kubectl ARGS -n NAMESPACE: CompletedProcess (text). Input is passed through a file, not a pipe."""
         command = [self.kubectl, "-n", self.namespace, *args]
         if stdin is not None:
-            import os
-            import tempfile
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
                 handle.write(stdin)
             try:

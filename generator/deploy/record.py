@@ -4,6 +4,7 @@ so that a finished run removed by its TTL is not started again."""
 import json
 from dataclasses import dataclass, field
 
+from . import pipeline
 from .kube import Kube
 from .settings import settings
 
@@ -47,7 +48,8 @@ def write(kube: Kube, record: Record, live: dict | None) -> None:
     """Apply the record, unless it already says exactly this (then nothing changes, not even its resourceVersion)."""
     text = json.dumps({"overlays": record.overlays}, sort_keys=True, indent=1)
     if len(text) > MAX_RECORD_BYTES:
-        raise ValueError("the record outgrew its ConfigMap")
+        raise pipeline.UsageError(f"the record of what was applied outgrew {MAX_RECORD_BYTES // 1024} KiB",
+                                  "deploy fewer overlays into one namespace, or lower runs_kept in generator/deploy/gitops.yaml")
     if live is not None and (live.get("data") or {}).get(settings()["record_key"]) == text and \
             (live["metadata"].get("annotations") or {}).get(settings()["commit_annotation"]) == record.commit:
         return
