@@ -9,6 +9,7 @@ import click
 
 from generator import demo
 from generator.core import kubectl_version
+from generator.deploy import cli as deploy
 from generator.policy import command as validate
 from generator.render import command as build
 from generator.review import command as report
@@ -80,5 +81,5 @@ def main(ctx):
         kubectl_version.warn_if_old()
 
 
-for command in (scaffold.new, scaffold.init, build.build, validate.validate, report.report, demo.demo):
+for command in (scaffold.new, scaffold.init, build.build, validate.validate, report.report, demo.demo, deploy.gitops):
     main.add_command(command)

@@ -1,4 +1,5 @@
 """Shared by the manifest tests: run `nautilus`, render with the real kustomize, check with kubeconform -strict."""
+import re
 import shutil
 import subprocess
 import tempfile
@@ -57,8 +58,18 @@ def build(overlay: Path) -> list[dict]:
     return [doc for doc in YAML(typ="safe").load_all(render(overlay)) if doc]
 
 
+RUN_HASH = re.compile(r"-[a-z0-9]{10}$")  # kustomize's content hash on a run's Job and Service (base/train/run-name.yaml)
+
+
+def run_name(name: str) -> str:
+    """A Job's or multinode Service's name without its run hash: horse2zebra-train-g4d8hg742c -> horse2zebra-train."""
+    return RUN_HASH.sub("", name)
+
+
 def by_kind_name(docs: list[dict]) -> dict[tuple[str, str], dict]:
-    return {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+    """Objects by (kind, name); Jobs and Services by their name without the run hash."""
+    return {(doc["kind"], run_name(doc["metadata"]["name"]) if doc["kind"] in ("Job", "Service") else doc["metadata"]["name"]): doc
+            for doc in docs}
 
 
 def kubeconform_strict(overlay: Path) -> subprocess.CompletedProcess:

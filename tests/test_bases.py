@@ -5,7 +5,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from generator.core import quantity
-from kube_support import REPO, build, downward_env, kubeconform_strict
+from kube_support import REPO, build, downward_env, kubeconform_strict, run_name
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 STAGES = ["storage", "data", "train"]
@@ -73,7 +73,7 @@ def test_every_pod_meets_nrp_rules(overlay):
 
 
 def test_data_job_stays_off_gpu_nodes_and_train_prepares_first():
-    docs = {d["metadata"]["name"]: d for d in build(REPO / "overlays/horse2zebra")}
+    docs = {run_name(d["metadata"]["name"]): d for d in build(REPO / "overlays/horse2zebra") if d["kind"] == "Job"}
     data = docs["horse2zebra-data"]["spec"]["template"]["spec"]
     term = data["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"] == [{"key": POLICY["gpu"]["gpu_node_label"], "operator": "NotIn", "values": ["true"]}]

@@ -17,7 +17,7 @@ def test_demo_runs_every_stage_and_writes_a_sample_grid(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Job/demo-train" in proc.stdout and "0 error(s), 0 warning(s)" in proc.stderr
-    assert "| train | Job | demo-train | 1 | nvidia.com/gpu (NVIDIA-A10) |" in proc.stdout
+    assert re.search(r"\| train \| Job \| demo-train-[a-z0-9]{10} \| 1 \| nvidia.com/gpu \(NVIDIA-A10\) \|", proc.stdout)
     assert (tmp_path / "pvc/datasets/demo/LATEST").is_file()  # the data stage published; training read it
     # each stage reports its use against the requests its container has in the demo overlay
     assert re.search(r"^usage data \(whole run \S+\): cpu [0-9.]+ cores = \d+% of 1 \(band 20-200%\) \| memory "

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 from ruamel.yaml import YAML
 
-from kube_support import REPO, build, by_kind_name, git, kubeconform_strict, nautilus, tree
+from kube_support import REPO, build, by_kind_name, git, kubeconform_strict, nautilus, run_name, tree
 from generator.core import quantity
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
@@ -86,8 +86,8 @@ def test_init_writes_bases_that_render(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["Foo_1"],                                                   # not a DNS-1123 label
-    ["a" * 58],                                                  # a-...-train passes 63 characters
-    ["a" * 55, "--nodes", "100"],                                # fits alone, but pod hostname a...-train-99 is 64
+    ["a" * 47],                                                  # a-...-train-<hash> passes 63 characters
+    ["a" * 44, "--nodes", "100"],                                # fits alone, but pod hostname a...-train-<hash>-99 is 64
     ["1abc", "--nodes", "2"],                                    # multinode Service name needs a leading letter
     ["p", "--namespace", "Bad_NS"], ["p", "--namespace", "default"], ["p", "--namespace", "kube-system"],
     ["p", "--gpus", "9"], ["p", "--gpus", "-1"], ["p", "--gpus", "1.5"], ["p", "--gpus", "abc"],
@@ -179,7 +179,7 @@ def test_image_pull_secret_reaches_every_pod(tmp_path, extra):
     assert result.exit_code == 0, result.output
     pods = [(d["metadata"]["name"], d["spec"]["template"]["spec"] if d["kind"] == "Job" else d["spec"])
             for folder in ("p", "p.dev", "p.results") for d in build(tmp_path / folder) if d["kind"] in ("Job", "Pod")]
-    assert sorted(name for name, _ in pods) == ["p-data", "p-dev", "p-results", "p-train"]
+    assert sorted(run_name(name) for name, _ in pods) == ["p-data", "p-dev", "p-results", "p-train"]
     assert all(spec["imagePullSecrets"] == [{"name": "ghcr-pull"}] for _, spec in pods), pods
     for folder in ("p", "p.dev", "p.results"):
         assert kubeconform_strict(tmp_path / folder).returncode == 0, folder

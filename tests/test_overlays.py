@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kube_support import REPO, build, example_folders, examples, kubeconform_strict, nautilus, tree
+from kube_support import REPO, build, by_kind_name, example_folders, examples, kubeconform_strict, nautilus, run_name, tree
 
 EXAMPLES = examples()
 FOLDERS = [p.name for p in example_folders()]
@@ -37,7 +37,7 @@ def test_committed_overlay_passes_kubeconform_strict(name):
 
 
 def test_two_node_overlay_names_follow_the_prefix():
-    objects = {(d["kind"], d["metadata"]["name"]): d for d in build(REPO / "overlays/horse2zebra-2node")}
+    objects = by_kind_name(build(REPO / "overlays/horse2zebra-2node"))
     job = objects[("Job", "horse2zebra-2node-train")]
     service = objects[("Service", "horse2zebra-2node-train")]
     pod = job["spec"]["template"]["spec"]
@@ -66,7 +66,7 @@ def test_plain_apply_starts_no_dev_pod_and_the_dev_overlay_only_the_pod():
     dev = build(REPO / "overlays/horse2zebra.dev")
     assert [(d["kind"], d["metadata"]["name"], d["metadata"]["namespace"]) for d in dev] == \
         [("Pod", "horse2zebra-dev", "gp-engine-lab")]
-    train = next(d for d in project if d["kind"] == "Job" and d["metadata"]["name"] == "horse2zebra-train")
+    train = next(d for d in project if d["kind"] == "Job" and run_name(d["metadata"]["name"]) == "horse2zebra-train")
     pod, train_pod = dev[0]["spec"], train["spec"]["template"]["spec"]
     assert pod["volumes"] == train_pod["volumes"]
     assert pod["affinity"] == train_pod["affinity"]

@@ -90,8 +90,8 @@ def test_refused_options_name_the_problem_and_the_fix(tmp_path, args, what, fix)
     ("p", ["--namespace", "Bad_NS"], "error: --namespace 'Bad_NS' is not a DNS-1123 label"),
     ("p", ["--namespace", "default"], "error: --namespace default is one of the cluster's own namespaces"),
     ("a" * 64, [], "is not a DNS-1123 label"),
-    ("a" * 57, [], f"error: NAME '{'a' * 57}' makes '{'a' * 57}-results' 65 characters long, above Kubernetes' 63"),
-    ("a" * 55, ["--nodes", "100"], f"makes '{'a' * 55}-train-99' 64 characters long"),
+    ("a" * 47, [], f"error: NAME '{'a' * 47}' makes '{'a' * 47}-train-<hash>' 64 characters long, above Kubernetes' 63"),
+    ("a" * 44, ["--nodes", "100"], f"makes '{'a' * 44}-train-<hash>-99' 64 characters long"),
     ("1abc", ["--nodes", "2"], "error: NAME '1abc' must start with a letter with --nodes"),
 ])
 def test_refused_names(tmp_path, name, args, what):
@@ -101,13 +101,13 @@ def test_refused_names(tmp_path, name, args, what):
 
 
 def test_a_long_name_is_told_how_much_to_shorten(tmp_path):
-    code, output, files = new(tmp_path, "a" * 57)
+    code, output, files = new(tmp_path, "a" * 48)  # a...-train-<hash>: the Jobs' run hash counts (10 and a dash)
     assert (code, files) == (2, {}) and output.rstrip().endswith("; shorten NAME by 2 characters"), output
 
 
 def test_names_at_the_limits_are_accepted(tmp_path):
-    assert new(tmp_path / "a", "a" * 55)[0] == 0  # a...-results is 63 characters
-    assert new(tmp_path / "b", "a" * 55, "--nodes", "10")[0] == 0  # a...-train-9 is 63
+    assert new(tmp_path / "a", "a" * 46)[0] == 0  # a...-train-<hash> is 63 characters
+    assert new(tmp_path / "b", "a" * 44, "--nodes", "10")[0] == 0  # a...-train-<hash>-9 is 63
     assert new(tmp_path / "c", "p", "--nodes", "2")[0] == 0
     assert new(tmp_path / "d", "p1", "--namespace", "n" * 63)[0] == 0
     assert new(tmp_path / "e", "9lives")[0] == 0  # a leading digit is fine without --nodes (no Service)
@@ -157,7 +157,8 @@ def test_default_overlay_files(tmp_path):
     assert "components" not in k and "replacements" not in k
     assert k["images"] == [{"name": "trainer", "newName": "ghcr.io/lab/trainer", "newTag": "v1"}]
     assert [patch["path"] for patch in k["patches"]] == ["resources.yaml", "storage.yaml"]
-    assert k["configMapGenerator"][0]["files"] == ["train.yaml"]
+    assert k["configMapGenerator"][0]["files"] == ["train.yaml", "kustomization.yaml"]  # the data run's name: config, image
+    assert k["configMapGenerator"][1]["files"] == ["train.yaml", "kustomization.yaml", "resources.yaml"]  # and its Job patches
     spec = files["p/storage.yaml"]["spec"]
     assert (spec["storageClassName"], spec["accessModes"], spec["resources"]["requests"]["storage"]) == \
         ("rook-cephfs", ["ReadWriteMany"], "50Gi")
@@ -296,7 +297,7 @@ def test_sweep(tmp_path):
     k = files["p/kustomization.yaml"]
     assert k["components"] == ["../../base/components/sweep"]
     assert [patch["path"] for patch in k["patches"]] == ["resources.yaml", "storage.yaml", "sweep-job.yaml"]
-    assert k["configMapGenerator"][0]["files"] == ["train.yaml", "sweep.yaml"]
+    assert k["configMapGenerator"][1]["files"] == ["train.yaml", "kustomization.yaml", "sweep.yaml", "resources.yaml", "sweep-job.yaml"]
     assert files["p/sweep-job.yaml"]["spec"]["parallelism"] == 2
     assert "p/sweep.yaml" in files
     assert new(tmp_path / "one", "p", "--sweep", "train.lr=1e-4,2e-4")[2]["p/sweep-job.yaml"]["spec"]["parallelism"] == 1

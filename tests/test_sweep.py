@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from kube_support import build, by_kind_name, kubeconform_strict, nautilus
+from kube_support import build, by_kind_name, kubeconform_strict, nautilus, run_name
 from trainer.variants import MAX_VARIANTS, SweepError, expand, read
 from generator.core.schemas import sweep_schema
 
@@ -32,7 +32,7 @@ def test_new_sweep_writes_one_indexed_job_with_the_sweep_in_its_config(tmp_path)
     pod = spec["template"]["spec"]
     assert pod["containers"][0]["args"][:4] == ["--nproc-per-node=gpu", "-m", "trainer.sweep", "trainer.train"]
     assert pod["initContainers"][0]["command"][:4] == ["python", "-m", "trainer.sweep", "trainer.prepare"]
-    config = next(o for (kind, _), o in objects.items() if kind == "ConfigMap")
+    config = next(o for (kind, name), o in objects.items() if kind == "ConfigMap" and name.startswith("lrs-train-"))
     assert pod["volumes"][[v["name"] for v in pod["volumes"]].index("config")]["configMap"]["name"] == config["metadata"]["name"]
     names = [v.name for v in expand(read(config["data"]["sweep.yaml"], "sweep.yaml"), sweep_schema())]
     assert names == ["lr0.0001-lambda_identity0", "lr0.0001-lambda_identity0.5",
@@ -131,7 +131,7 @@ def test_report_lists_the_variants_and_shows_a_change_of_variants_or_parallelism
     result = nautilus("report", "overlays/lrs", "--base", "HEAD", "--format", "json")
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.output[result.output.index("{"):])["overlays"]
-    (train,) = [w for w in entry["workloads"] if w["after"] and w["after"]["name"] == "lrs-train"]
+    (train,) = [w for w in entry["workloads"] if w["after"] and run_name(w["after"]["name"]) == "lrs-train"]
     assert train["change"] == "changed"
     assert train["before"]["variants"] == "2: lr0.0001 (train.lr=0.0001); lr0.0002 (train.lr=0.0002)"
     assert train["after"]["variants"] == "3: lr0.0001 (train.lr=0.0001); lr0.0002 (train.lr=0.0002); long (train.epochs=200)"

@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from click.testing import CliRunner
 
 from generator.cli import main as nautilus_cli
-from kube_support import example_folders, git, make_fork
+from kube_support import example_folders, git, make_fork, run_name
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -82,6 +82,8 @@ def check_nautilus(words: list[str], group: click.Group = nautilus_cli) -> list[
     command = group.commands.get(words[1])
     if command is None:
         return [f"`nautilus {words[1]}` is not a command (commands: {', '.join(sorted(group.commands))})"]
+    if isinstance(command, click.Group):  # nautilus gitops apply ...: check the subcommand the same way
+        return [p.replace("`nautilus ", f"`nautilus {words[1]} ", 1) for p in check_nautilus(words[1:], command)]
     options = {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts}
     options["--help"] = options["-h"] = click.Option(["--help"], is_flag=True)
     problems, args = [], iter(words[2:])
@@ -493,11 +495,13 @@ def containers(doc: dict) -> list[dict]:
 
 def test_smoke_overlay_is_what_the_workflow_drives(smoke):
     e2e = load(REPO / ".github" / "workflows" / "e2e.yml")
-    names = {(d["kind"], d["metadata"]["name"]) for d in smoke}
+    names = {(d["kind"], run_name(d["metadata"]["name"]) if d["kind"] == "Job" else d["metadata"]["name"]) for d in smoke}
     script = "\n".join(s for _, s in run_scripts(e2e))
-    for kind, name in [("Job", "smoke-data"), ("Job", "smoke-train"), ("Job", "smoke-check"),
-                       ("Deployment", "smoke-dataset-server")]:
-        assert (kind, name) in names and name in script
+    for kind, name in [("Job", "smoke-data"), ("Job", "smoke-train"), ("Job", "smoke-check"), ("Deployment", "smoke-dataset-server")]:
+        assert (kind, name) in names
+    assert "deployment/smoke-dataset-server" in script and "job/smoke-check" in script  # check.yaml's Job has no run hash
+    for stage in ("data", "train", "e2e-check"):  # run-named Jobs are found by their stage
+        assert f"wait_job {stage} " in script
     assert {d["metadata"].get("namespace") for d in smoke} == {e2e["env"]["NAMESPACE"]}
     stages = {d["metadata"].get("labels", {}).get("nautilus.io/stage") for d in smoke}
     assert {"storage", "data", "train", "e2e-check"} <= stages
@@ -510,7 +514,7 @@ def test_smoke_overlay_needs_no_gpu(smoke):
         for container in containers(doc):
             resources = container.get("resources", {})
             assert not any(k.startswith("nvidia.com/") for part in resources.values() for k in part), doc["metadata"]["name"]
-    train = next(d for d in smoke if d["metadata"]["name"] == "smoke-train")
+    train = next(d for d in smoke if d["kind"] == "Job" and run_name(d["metadata"]["name"]) == "smoke-train")
     args = train["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "--nproc-per-node=2"
 
@@ -546,3 +550,68 @@ def test_the_comment_is_posted_whole_as_the_report_fitted_it():
     scripts = "\n".join(s for _, s in run_scripts(load(REPO / ".github" / "workflows" / "report-comment.yml")))
     assert "comment.md" in scripts and "> 65000" in scripts
     assert all("pr-number" in line for line in scripts.splitlines() if "head -c" in line)  # the report is not cut
+
+
+# --- GitOps: the jobs that hold the namespace's token -------------------------------------------------------
+
+GITOPS = ["deploy.yml", "drift.yml", "live-diff.yml"]
+SAME_REPOSITORY = "github.event.workflow_run.head_repository.full_name == github.repository"
+
+
+def environment_jobs(workflow: dict) -> dict[str, dict]:
+    return {name: job for name, job in workflow["jobs"].items() if job.get("environment")}
+
+
+def test_the_gitops_workflows_are_there():
+    assert {p.name for p in WORKFLOWS} >= set(GITOPS)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_job_with_the_environment_meets_a_forks_code(path):
+    """A job that can read the Environment's secrets never runs on pull_request(_target), checks out main's code
+    only, runs for workflow_run only on a same-repository pull request, and cannot write to the repository."""
+    workflow = load(path)
+    triggers = set(workflow["on"])
+    for name, job in environment_jobs(workflow).items():
+        assert not triggers & {"pull_request", "pull_request_target"}, f"{path.name}: {name} holds the token on a pull request"
+        if "workflow_run" in triggers:
+            assert SAME_REPOSITORY in " ".join(str(job.get("if", "")).split()), f"{path.name}: {name} would serve a fork"
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert not {"ref", "repository"} & set(step.get("with", {})), f"{path.name}: {name} checks out other code"
+        assert "write" not in (job.get("permissions") or {}).values(), f"{path.name}: {name} holds a write token and the secrets"
+    for name, job in workflow["jobs"].items():  # and whoever writes never holds the secrets
+        if "write" in (job.get("permissions") or {}).values():
+            assert not job.get("environment") and "secrets.NAUTILUS" not in str(job), f"{path.name}: {name}"
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version():
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*-?\s*uses:", line):
+                assert re.search(r"@[0-9a-f]{40} # v\d+(\.\d+)*\s*$", line), f"{path.name}: `{line.strip()}`"
+
+
+def test_gitops_workflows_are_opt_in_and_build_the_kubeconfig_at_run_time():
+    for name in GITOPS:
+        workflow = load(REPO / ".github" / "workflows" / name)
+        for job in environment_jobs(workflow).values():
+            first = job["steps"][1]
+            assert first["id"] == "kubeconfig" and first["run"] == ".github/gitops/kubeconfig.sh"
+            assert set(first["env"]) == {"NAUTILUS_TOKEN", "NAUTILUS_CA", "NAUTILUS_SERVER", "NAUTILUS_NAMESPACE"}
+            later = job["steps"][2:]
+            assert later and all("steps.kubeconfig.outputs.enabled == 'true'" in str(s.get("if", "")) for s in later), name
+
+
+def test_without_the_secrets_gitops_says_so_and_does_nothing(tmp_path):
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    env = {"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output),
+           "RUNNER_TEMP": str(tmp_path), "NAUTILUS_TOKEN": "", "NAUTILUS_CA": ""}
+    subprocess.run(["bash", str(REPO / ".github/gitops/kubeconfig.sh")], env=env, check=True)
+    assert "GitOps is off" in summary.read_text() and output.read_text() == "enabled=false\n"
+    assert not (tmp_path / "nautilus-kubeconfig").exists()
+
+
+def test_fork_pull_requests_are_told_why_there_is_no_live_diff():
+    script = load(REPO / ".github/workflows/report-comment.yml")["jobs"]["comment"]["steps"][-1]["run"]
+    assert 'if [[ $HEAD_REPO != "$REPO" ]]' in script and "No live diff" in script

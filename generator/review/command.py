@@ -17,10 +17,12 @@ from generator.review import baseline
 from generator.review import markdown as comment
 from generator.review import measured
 from generator.review.baseline import Side
-from generator.review.inventory import COLUMNS, formula, Row
+from generator.review.inventory import COLUMNS, RUN_HASH, formula, Row
 from generator.review.markdown import MIN_BYTES
 from trainer.atomic import write_text  # standard library only: the CLI still installs without PyTorch
 from trainer.errors import UsageError
+
+RUN_KINDS = ("Job", "ConfigMap", "Service")  # named with a content hash (base/train/run-name.yaml)
 
 
 def totals(found: list[Row]) -> dict[str, str]:
@@ -81,7 +83,9 @@ def _delta(workload: dict) -> dict[str, list]:
 
 
 def _by_object(items) -> dict[tuple, object]:
-    return {(i.source, i.kind, i.name, i.rule): i for i in items}
+    """Findings by (overlay, kind, name, rule); a run's Job and ConfigMaps by their name without the run hash,
+    so a finding that stays with a run whose config changed is neither new nor fixed."""
+    return {(i.source, i.kind, RUN_HASH.sub("", i.name) if i.kind in RUN_KINDS else i.name, i.rule): i for i in items}
 
 
 def summary(entries: list[dict], after: dict[str, Side], before: dict[str, Side]) -> dict:

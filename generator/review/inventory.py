@@ -1,4 +1,5 @@
 """What each workload of an overlay asks the cluster for: one row of `nautilus report` per object."""
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -144,10 +145,22 @@ def rows(source) -> list[Row]:
         name = dig(obj, "metadata", "name", default="")
         row.cells = {"stage": dig(obj, "metadata", "labels", STAGE_LABEL, default="-"), "kind": obj["kind"],
                      "name": name, **row.cells}
-        row.key = (obj["kind"], name)
+        row.key = (obj["kind"], run_name(obj, w) if w else name)
         found.append(row)
     return found
 
 
 def formula() -> str:
     return FORMULA.format(max=policy()["workloads"]["interactive_pod"]["max_runtime_seconds"])
+
+
+RUN_HASH = re.compile(r"-[a-z0-9]{10}$")
+
+
+def run_name(obj: dict, w) -> str:
+    """A workload's name without the run hash it carries when it is named after a ConfigMap it mounts
+    (base/train/run-name.yaml): a changed train.yaml gives the same key, so a report shows the run as changed."""
+    name = dig(obj, "metadata", "name", default="")
+    volumes = w.pod.get("volumes") if isinstance(w.pod, dict) else None
+    mounted = {dig(v, "configMap", "name") for v in volumes if isinstance(v, dict)} if isinstance(volumes, list) else set()
+    return RUN_HASH.sub("", name) if name in mounted else name

@@ -147,15 +147,17 @@ def check_names(p: Project, policy: dict) -> None:
     if p.namespace in policy["namespaces"]["reserved"]:
         raise UsageError(f"--namespace {p.namespace} is one of the cluster's own namespaces, where NRP users cannot write",
                          "pass your own NRP namespace (`kubectl config view --minify` shows it)")
-    names = [f"{p.name}-{base}" for base in defaults()["label_names"]]
+    hashed = {base: defaults()["run_hash"] if base in defaults()["run_named"] else "" for base in defaults()["label_names"]}
+    names = [f"{p.name}-{base}{suffix}" for base, suffix in hashed.items()]
     if p.nodes > 1:  # an indexed pod's hostname is <job>-<index>; the headless Service needs a leading letter
-        names.append(f"{p.name}-{defaults()['multinode_name']}-{p.nodes - 1}")
+        names.append(f"{p.name}-{defaults()['multinode_name']}{hashed[defaults()['multinode_name']]}-{p.nodes - 1}")
         if not p.name[0].isalpha():
             raise UsageError(f"NAME {p.name!r} must start with a letter with --nodes (it names a Service)",
                              "start the name with a letter")
     longest = max(names, key=len)
     if len(longest) > LABEL_MAX:
-        raise UsageError(f"NAME {p.name!r} makes {longest!r} {len(longest)} characters long, above Kubernetes' {LABEL_MAX}",
+        shown = longest.replace(defaults()["run_hash"], "-<hash>")  # the run hash kustomize adds: 10 characters and a dash
+        raise UsageError(f"NAME {p.name!r} makes {shown!r} {len(longest)} characters long, above Kubernetes' {LABEL_MAX}",
                          f"shorten NAME by {len(longest) - LABEL_MAX} characters")
 
 

@@ -55,8 +55,11 @@ def kustomization(p: Project, policy: dict, base: Path, gpu_patch: bool):
     kustomization["patches"] = [entry for entry in kustomization["patches"] if wanted_patches[entry["path"]]]
     if not components:
         del kustomization["components"]
-    if p.sweep:
-        kustomization["configMapGenerator"][0]["files"].append("sweep.yaml")
+    job_files = [entry["path"] for entry in kustomization["patches"] if entry["path"] != "storage.yaml"]
+    data_files = kustomization["configMapGenerator"][0]["files"]
+    data_files += [name for name in job_files if name == "pull-secret.yaml"]  # the patches that reach the data Job
+    train_files = kustomization["configMapGenerator"][1]["files"]
+    train_files += (["sweep.yaml"] if p.sweep else []) + job_files
     if p.nodes > 1:
         kustomization["replacements"] = yamlio.load(TEMPLATES / "multinode-replacements.yaml")
     return kustomization

@@ -119,9 +119,16 @@ def gpu_pods(cluster, namespace: str) -> list[str]:
             if any(r.startswith("nvidia.com/") for c in p["spec"]["containers"] for r in c["resources"].get("limits", {}))]
 
 
-def job_condition(cluster, namespace: str, job: str) -> set[str]:
-    found = cluster.kubectl("get", "job", job, "-n", namespace, "-o", "json", check=False)
-    if found.returncode:
+def stage_job(cluster, namespace: str, project: str, stage: str) -> str | None:
+    """The name of the newest Job of a project's stage (Jobs carry a run hash in their names), None without one."""
+    jobs = cluster.get("jobs", "-n", namespace, "-l", f"app.kubernetes.io/instance={project},nautilus.io/stage={stage}")["items"]
+    jobs.sort(key=lambda j: j["metadata"]["creationTimestamp"])
+    return jobs[-1]["metadata"]["name"] if jobs else None
+
+
+def job_condition(cluster, namespace: str, job: str | None) -> set[str]:
+    found = cluster.kubectl("get", "job", job, "-n", namespace, "-o", "json", check=False) if job else None
+    if found is None or found.returncode:
         return set()
     return {c["type"] for c in json.loads(found.stdout)["status"].get("conditions", []) if c["status"] == "True"}
 
@@ -218,12 +225,14 @@ def test_readme_journey_of_a_fork(cluster, namespace, journey):
         project = state["project"]
         if words[1] == "apply" and not volumes:  # the storage class's provisioner, played once
             volumes.extend(provide_volumes(cluster, namespace, overlay_objects(project)))
-        if words[1] == "wait" and f"job/{project}-data" in words and not job_condition(cluster, namespace, f"{project}-data"):
+        data = stage_job(cluster, namespace, project, "data")
+        if words[1] == "wait" and f"app.kubernetes.io/instance={project},nautilus.io/stage=data" in words \
+                and not job_condition(cluster, namespace, data):
             waiting = shell.start(command)  # the data Job runs: the wait waits; then the data pod ends well
-            end_pods(cluster, namespace, f"{project}-data", 0)
+            end_pods(cluster, namespace, data, 0)
             output, _ = waiting.communicate(timeout=60)
             assert waiting.returncode == 0, f"`{command}`: {output}"
-            state["data_done"] = "Complete" in wait_until(lambda: job_condition(cluster, namespace, f"{project}-data") &
+            state["data_done"] = "Complete" in wait_until(lambda: job_condition(cluster, namespace, data) &
                                                           {"Complete"}, 30, "the data Job to complete")
             return
         out = shell.run(command)
@@ -235,7 +244,7 @@ def test_readme_journey_of_a_fork(cluster, namespace, journey):
             results_pod_needs_no_gpu(f"{project}-results")
 
     def train_lands_on_the_requested_gpu() -> None:
-        selector = f"batch.kubernetes.io/job-name={state['project']}-train"
+        selector = f"batch.kubernetes.io/job-name={stage_job(cluster, namespace, state['project'], 'train')}"
         pod = wait_until(lambda: next((p for p in cluster.get("pods", "-n", namespace, "-l", selector)["items"]
                                        if p["spec"].get("nodeName")), None), 60, "the train pod to be scheduled")
         assert node_labels(cluster)[pod["spec"]["nodeName"]]["nvidia.com/gpu.product"] in state["products"]
@@ -253,7 +262,7 @@ def test_readme_journey_of_a_fork(cluster, namespace, journey):
         git(fork, "add", "overlays")
         git(fork, "commit", "-q", "-m", f"Add overlays/{state['project']}")
         steps = review_steps(fork)
-        assert len(steps) == 2, f"CI's review job changed: {list(steps)}"
+        assert len(steps) == 3, f"CI's review job changed: {list(steps)}"
         for name, step in steps.items():
             env = {key: str(value).replace("${{ github.base_ref || github.event.repository.default_branch }}", "main")
                    .replace("${{ github.event.pull_request.number }}", "1") for key, value in (step.get("env") or {}).items()}
@@ -270,22 +279,22 @@ def test_readme_journey_of_a_fork(cluster, namespace, journey):
     stale = None
     for line in readme_commands(fork / "README.md"):
         project = state["project"]
-        if "nautilus.io/stage!=storage" in line:  # a week after it finished, the TTL controller removed the Job
-            cluster.kubectl("delete", "job", f"{project}-train", "-n", namespace)
+        if line.startswith("kubectl delete jobs,"):  # a week after it finished, the TTL controller removed the Job
+            cluster.kubectl("delete", "job", stage_job(cluster, namespace, project, "train"), "-n", namespace)
         play(line)
         if line.startswith("nautilus build"):  # the end of step 2: the overlay is written and checked
             pull_request()
         if line == f"kubectl apply -k overlays/{project}":  # training ends; the next run's edit leaves a config behind
-            end_pods(cluster, namespace, f"{project}-train", 0)
-            wait_until(lambda: "Complete" in job_condition(cluster, namespace, f"{project}-train"), 60, "training to end")
-            stale = next(name for kind, name in left() if kind == "ConfigMap")
+            train = stage_job(cluster, namespace, project, "train")
+            end_pods(cluster, namespace, train, 0)
+            wait_until(lambda: "Complete" in job_condition(cluster, namespace, train), 60, "training to end")
+            stale = {name for kind, name in left() if kind == "ConfigMap"}
             with open(fork / "overlays" / project / "train.yaml", "a") as edit:
                 edit.write("# the next run\n")
             shell.run(f"kubectl apply -k overlays/{project} -l nautilus.io/stage=config")
+            assert stale < {name for kind, name in left() if kind == "ConfigMap"}  # the next run's configs beside
         volume = {("PersistentVolumeClaim", f"{project}-storage")}
-        if "nautilus.io/stage!=storage" in line:  # the Jobs, their pods and the current config are gone
-            wait_until(lambda: left() == volume | {("ConfigMap", stale)}, 60, f"only the volume and {stale} to remain")
-        if line.startswith("kubectl delete configmap"):  # and the earlier config too: the volume is kept
+        if line.startswith("kubectl delete jobs,"):  # every run's Jobs, their pods and configs are gone; the volume is kept
             wait_until(lambda: left() == volume, 60, "only the volume to remain")
 
     assert stale and left() == set(), f"the README's last line should remove everything: {left()}"
@@ -300,7 +309,7 @@ def test_readme_wait_returns_at_once_when_the_data_job_fails(cluster, namespace,
     lines = readme_commands(fork / "README.md")
     setup, new = lines[0], next(line for line in lines if line.startswith("nautilus new"))
     stage = next(line for line in lines if "nautilus.io/stage in (storage,config,data)" in line)
-    waits = [line for line in lines if line.startswith("kubectl wait") and "-data" in line]
+    waits = [line for line in lines if line.startswith("kubectl wait") and "nautilus.io/stage=data" in line]
     assert setup == "make setup && source .venv/bin/activate" and len(waits) == 2
     for tools in (".venv", ".tools"):
         (fork / tools).symlink_to(REPO / tools)
@@ -311,9 +320,10 @@ def test_readme_wait_returns_at_once_when_the_data_job_fails(cluster, namespace,
     volumes.extend(provide_volumes(cluster, namespace, load_documents(render(folder), str(folder))))
     shell.run(stage)
     waiting = shell.start(waits[0])
-    end_pods(cluster, namespace, f"{project}-data", 2)  # bad input: the podFailurePolicy fails the Job at once
+    data = stage_job(cluster, namespace, project, "data")
+    end_pods(cluster, namespace, data, 2)  # bad input: the podFailurePolicy fails the Job at once
     output, _ = waiting.communicate(timeout=60)
-    assert waiting.returncode == 0 and "Failed" in job_condition(cluster, namespace, f"{project}-data"), output
+    assert waiting.returncode == 0 and "Failed" in job_condition(cluster, namespace, data), output
     second = shell.run(re.sub(r"--timeout=\S+", "--timeout=3s", waits[1]), check=False)
     assert second.returncode != 0 and "timed out" in second.stderr, second
     assert gpu_pods(cluster, namespace) == []
