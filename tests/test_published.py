@@ -7,7 +7,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from generator.core import published_image as published
-from kube_support import REPO, examples, git, make_fork, nautilus
+from kube_support import REPO, examples, git, make_fork, nautilus, run_name
 
 TEMPLATE_IMAGE = YAML(typ="safe").load((REPO / "generator/scaffold/defaults.yaml").read_text())["image"]
 
@@ -93,7 +93,7 @@ def test_validation_warns_when_the_overlay_runs_other_trainer_code(tmp_path, mon
     assert stale.exit_code == 0, stale.output  # a warning: reported, CI stays green
     lines = [line for line in stale.output.splitlines() if ": image-published: " in line]
     assert lines and all(f"ghcr.io/janedoe/cells/trainer:{published.tag(fork)}" in line for line in lines)
-    assert {line.split(": ")[1] for line in lines} == {"Job/p-data", "Job/p-train"}
+    assert {run_name(line.split(": ")[1]) for line in lines} == {"Job/p-data", "Job/p-train"}
 
     current = f"ghcr.io/janedoe/cells/trainer:{published.tag(fork)}"
     assert all("`cd overlays/<project> && kustomize edit set image trainer=<the image named>`" in line for line in lines)

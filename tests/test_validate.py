@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from kube_support import REPO
+from kube_support import REPO, run_name
 from generator.policy.rules_doc import rules_markdown
 from validate.support import build_case, cases, copy_project, load_yaml, run, run_json, write_yaml
 
@@ -176,8 +176,9 @@ def test_a_gpu_product_typo_edited_by_hand_fails_naming_the_near_product(tmp_pat
     path.write_text(path.read_text().replace("NVIDIA-A10", "NVIDIA-A1O"))
     code, out, _ = run("validate", tmp_path / "cells")
     assert code == 1
-    assert ("Job/cells-train: gpu-product: selects nvidia.com/gpu.product=NVIDIA-A1O: NVIDIA-A1O is not a GPU product "
+    assert ("gpu-product: selects nvidia.com/gpu.product=NVIDIA-A1O: NVIDIA-A1O is not a GPU product "
             "NRP offers (did you mean NVIDIA-A10?)") in out
+    assert [run_name(line.split(": ")[1]) for line in out.splitlines() if ": gpu-product: " in line] == ["Job/cells-train"]
 
 
 def test_a_product_newer_than_the_table_is_waived_with_its_reason(tmp_path):

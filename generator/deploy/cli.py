@@ -25,7 +25,7 @@ summary_option = click.option("--summary", type=click.Path(dir_okay=False, path_
                               help="Also append the Markdown to this file [env GITHUB_STEP_SUMMARY].")
 
 
-@click.group()
+@click.group(short_help="Apply main to your namespace, show a pull request's live diff, notice drift.")
 def gitops():
     """Apply main to a namespace from CI, show a pull request's live diff, notice drift (docs/gitops.md)."""
 

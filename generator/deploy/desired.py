@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer import inputs
+
 from . import pipeline
 from .settings import settings
 
@@ -40,7 +42,7 @@ def _check(name: str, objects: list[dict], namespace: str) -> None:
 
 def from_repository(root: Path, namespace: str, names: list[str] | None = None) -> tuple[list[Overlay], list[str]]:
     """(overlays of this namespace rendered, names of project overlays skipped as another namespace's)."""
-    found, skipped = [], []
+    found = []
     for folder in pipeline.project_overlays(root):
         if names is not None and folder.name not in names:
             continue
@@ -55,13 +57,11 @@ def from_folder(folder: Path, namespace: str) -> tuple[list[Overlay], list[str]]
     if len(paths) > MAX_RENDERED_FILES:
         raise pipeline.UsageError(f"{folder} holds more than {MAX_RENDERED_FILES} rendered overlays", "render fewer overlays")
     for path in paths:
-        if not path.is_file() or path.is_symlink():
+        if path.is_symlink() or not path.is_file():
             continue
-        if path.stat().st_size > MAX_RENDERED_BYTES:
-            raise pipeline.UsageError(f"{path.name} is larger than {MAX_RENDERED_BYTES // 2**20} MiB", "render smaller overlays")
         if not OVERLAY_NAME.fullmatch(path.stem):
             raise pipeline.UsageError(f"{path.name} is not named like an overlay", "name rendered files <overlay>.yaml")
-        found.append((path.stem, path.read_text(errors="replace")))
+        found.append((path.stem, inputs.read_text(path, path.name, MAX_RENDERED_BYTES, "render smaller overlays")))
     return _build(found, namespace)
 
 

@@ -4,6 +4,8 @@ so that a finished run removed by its TTL is not started again."""
 import json
 from dataclasses import dataclass, field
 
+from trainer import inputs
+
 from . import pipeline
 from .kube import Kube
 from .settings import settings
@@ -33,12 +35,11 @@ def read(kube: Kube) -> tuple[Record, dict | None]:
     if live is None:
         return Record(), None
     text = (live.get("data") or {}).get(settings()["record_key"], "{}")
-    if len(text) > MAX_RECORD_BYTES:
-        text = "{}"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+    try:  # a record edited by hand into nonsense reads as none: nothing is pruned from it
+        data = inputs.parse_json(text, "the record") if len(text) <= MAX_RECORD_BYTES else {}
+    except inputs.UsageError:
         data = {}
+    data = data if isinstance(data, dict) else {}
     commit = (live["metadata"].get("annotations") or {}).get(settings()["commit_annotation"], "")
     overlays = data.get("overlays") if isinstance(data.get("overlays"), dict) else {}
     return Record(commit, overlays), live

@@ -6,6 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from trainer import inputs
+from trainer.errors import UsageError
+
 RECORD = ".nautilus-written.sha256"  # sha256sum's format: `sha256sum -c .nautilus-written.sha256` checks by hand
 RECORD_MAX = 2**20
 DISCARDED = ".discarded"              # <output dir>/.discarded/<folder>-<UTC time>-<random>/, ignored by git
@@ -29,9 +32,11 @@ def record(folder: Path) -> None:
 def _recorded(folder: Path) -> dict[str, str]:
     """{path: sha256} as last written; {} when there is no record (every file then counts as edited)."""
     path = folder / RECORD
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > RECORD_MAX:
-        return {}
-    lines = path.read_text(errors="replace").splitlines()
+    try:
+        text = None if path.is_symlink() else inputs.read_if_present(path, str(path), RECORD_MAX)
+    except UsageError:  # not a regular file, too large, not UTF-8: not a record nautilus wrote
+        text = None
+    lines = (text or "").splitlines()
     return {name: digest for digest, _, name in (line.partition("  ") for line in lines)}
 
 

@@ -28,6 +28,12 @@ ALLOWED = {
     # the output of the pinned tools, run by core/tools.py with a time limit and an output cap
     ("generator/core/kubectl_version.py", "client_version", "json.loads"): "`kubectl version -o json`, capped",
     ("generator/policy/kubeconform.py", "check", "json.loads"): "kubeconform's JSON report, capped",
+    ("generator/deploy/kube.py", "items", "json.loads"): "`kubectl get -o json`, capped",
+    ("generator/deploy/kube.py", "get", "json.loads"): "`kubectl get -o json`, capped",
+    ("generator/deploy/kube.py", "dry_run", "json.loads"): "`kubectl apply --dry-run=server -o json`, capped",
+    ("generator/deploy/kube.py", "apply", "json.loads"): "`kubectl apply -o json`, capped",
+    ("generator/deploy/identity.py", "write", "json.loads"): "a deep copy (json.loads of json.dumps), no file",
+    ("generator/deploy/settings.py", "settings", "read_text"): "generator/deploy/gitops.yaml shipped with the package",
     # the kernel's files: cgroup and /proc, not writable by the user's input
     ("trainer/cpus.py", "cgroup_quota", "read_text"): "cgroup cpu.max / cpu.cfs_*",
     ("trainer/usage.py", "__init__", "read_text"): "/proc/self/cgroup",
