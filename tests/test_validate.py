@@ -188,3 +188,46 @@ def test_a_product_newer_than_the_table_is_waived_with_its_reason(tmp_path):
     code, report, _ = run_json("validate", tmp_path / "cells", tmp_path / "cells.dev")
     assert code == 0, report["findings"]
     assert sorted((w["kind"], w["rule"]) for w in report["waivers"]) == [("Job", "gpu-product"), ("Pod", "gpu-product")]
+
+
+def test_a_pod_needing_a_configmap_its_overlay_does_not_render_fails(tmp_path):
+    """An overlay without the ConfigMap its Jobs mount (an old one-generator overlay, or a generator removed by
+    hand) would leave each pod in ContainerCreating, its GPU held: an error, naming the ConfigMap."""
+    assert run("new", "cells", "--namespace", "gp-engine-lab", "--output-dir", str(tmp_path))[0] == 0
+    assert run("validate", tmp_path / "cells")[0] == 0
+    kustomization = tmp_path / "cells/kustomization.yaml"
+    text = kustomization.read_text()
+    kustomization.write_text(text.replace("- name: train\n", "- name: train-config\n", 1))
+    code, out, _ = run("validate", tmp_path / "cells")
+    assert code == 1
+    found = [line for line in out.splitlines() if ": configmap-missing: " in line]
+    assert found and all("needs ConfigMap train, which this overlay does not render" in line for line in found), out
+
+
+def test_configmap_references_in_a_plain_file_or_marked_optional_are_not_findings(tmp_path):
+    job = """apiVersion: batch/v1
+kind: Job
+metadata: {name: j, namespace: gp-engine-lab}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: c
+          image: busybox:1.36
+          command: [true]
+          envFrom: [{configMapRef: {name: settings}}]
+          resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 100m, memory: 128Mi}}
+"""
+    (tmp_path / "job.yaml").write_text(job)
+    _, out, _ = run("validate", tmp_path / "job.yaml")
+    assert "configmap-missing" not in out  # a plain file may rely on a ConfigMap of the namespace
+    overlay = tmp_path / "o"
+    overlay.mkdir()
+    (overlay / "job.yaml").write_text(job)
+    (overlay / "kustomization.yaml").write_text("resources: [job.yaml]\n")
+    _, out, _ = run("validate", overlay)
+    assert "Job/j: configmap-missing: needs ConfigMap settings" in out
+    (overlay / "job.yaml").write_text(job.replace("{name: settings}", "{name: settings, optional: true}"))
+    _, out, _ = run("validate", overlay)
+    assert "configmap-missing" not in out

@@ -32,9 +32,14 @@ def test_case_reports_exactly_its_rules(case, verdicts):
     assert sorted(w["rule"] for w in found["waivers"]) == sorted(case.get("waived", []))
 
 
+# Rules that judge an overlay as kustomize rendered it, never a plain file like the corpus's cases: each has
+# its own test in tests/test_validate.py.
+OVERLAY_ONLY = {"configmap-missing"}
+
+
 def test_every_rule_fires_in_some_case():
     fired = {rule for case in CASES for rule in case["expect"]}
-    assert set(rules()) - fired == set()
+    assert set(rules()) - fired == OVERLAY_ONLY
 
 
 def test_corpus_with_errors_exits_1(verdicts):

@@ -5,7 +5,7 @@ from functools import cache
 import jsonschema
 
 from generator.core.schemas import annotation, policy, Rule, rule_schemas, rules, train_config_schema
-from generator.policy import sweeps
+from generator.policy import references, sweeps
 from generator.policy import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401 (they register coded rules)
 from generator.policy.findings import Finding, Waiver
 from generator.policy.registry import CODED
@@ -127,7 +127,9 @@ def evaluate(sources, version: str | None = None) -> list[Finding]:
             for rule, detail in object_details(obj, well_formed):
                 findings.append(Finding(source.label, obj.get("kind", ""), _name(obj), rule.id, rule.severity,
                                         message(rule, detail), source.file))
-        for obj, rule_id, detail in sweeps.findings(list(objects(source.docs))):  # across objects: a Job and its ConfigMap
+        docs = list(objects(source.docs))
+        across = sweeps.findings(docs) + references.findings(docs, source.file)  # across objects: a Job and its ConfigMap
+        for obj, rule_id, detail in across:
             rule = rules()[rule_id]
             findings.append(Finding(source.label, obj["kind"], dig(obj, "metadata", "name", default="") or "", rule.id,
                                     rule.severity, message(rule, detail), source.file))
