@@ -5,7 +5,9 @@ import click
 
 from generator.core.schemas import policy
 from generator.core.tools import find_tool, run
+from generator.render import cache
 from generator.render.remote import refuse_remote
+from generator.render.render_key import key, Memo
 from trainer import safe_yaml
 from trainer.errors import UsageError
 
@@ -29,16 +31,35 @@ def kustomize_command() -> list[str]:
 def render(overlay: Path, allow_remote: bool = False) -> str:
     """The overlay's manifests as kustomize prints them, offline unless allow_remote, within the time limit
     of policy.yaml; UsageError with kustomize's own reason."""
+    return build(overlay, allow_remote)[0]
+
+
+def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None,
+          label: str | None = None) -> tuple[str, list[dict]]:
+    """render()'s text and its objects (load_documents, named label in errors). Taken from the render cache
+    (cache.py) when it holds exactly these inputs, else rendered and stored there. memo: what the other
+    overlays of the same command already read (sources.load passes one, and trims the cache at its end)."""
     overlay = Path(overlay)
     if not (overlay / "kustomization.yaml").is_file():
         raise UsageError(f"{overlay} has no kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
+    command = kustomize_command()
+    where = cache.folder() if not allow_remote and cache.enabled() else None  # what a remote entry fetches is no input
+    found = key(overlay, command, memo) if where is not None else None
+    if found is not None and (hit := cache.get(where, found)) is not None:  # rendered after refuse_remote passed
+        text, docs = hit
+        return text, docs if docs is not None else load_documents(text, label or str(overlay))
     if not allow_remote:
         refuse_remote(overlay)
-    proc = run([*kustomize_command(), str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
+    proc = run([*command, str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
                offline=not allow_remote)
     if proc.returncode != 0:
         raise UsageError(f"kustomize could not render {overlay}: {shorten(proc.stderr)}", "fix the overlay and rerun")
-    return proc.stdout
+    docs = load_documents(proc.stdout, label or str(overlay))
+    if found is not None:
+        cache.put(where, found, proc.stdout, docs)
+        if memo is None:
+            cache.evict(where)
+    return proc.stdout, docs
 
 
 def shorten(message: str, limit: int = 300) -> str:

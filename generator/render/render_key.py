@@ -1,0 +1,102 @@
+"""The render cache's key: a sha256 over everything one `kustomize build` reads, or None when that is unknown.
+
+- The renderer: its arguments, its `version` output and the sha256 of the binary's bytes. The bytes decide
+  (two builds can print the same version, and size and mtime change on every fresh install, as in CI,
+  where the same bytes should still hit); the version output catches a wrapper script whose bytes stay the
+  same while the binary it runs changes. Computed once per process per binary (keyed by path, size, mtime,
+  ctime and inode).
+- The overlay's path and every input of overlay_files.inputs (the kustomizations, followed recursively,
+  and every file they name: resources, components, patches, generators' files and envs, replacements,
+  openapi, crds, ...), each as its path relative to the overlay's repository and its content; a folder
+  as which kustomization files it holds and their content (kustomize reads nothing else of a folder).
+- None (render, do not store) when an input lies outside the overlay's repository, a kustomization cannot
+  be read, or the renderer cannot say its version. Remote entries are never cached (--allow-remote skips
+  the cache), and kustomize refuses helm charts and plugins without flags nautilus never passes, so their
+  failed renders are never stored.
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from generator.core import repo
+from generator.core.tools import run
+from generator.render.overlay_files import KUSTOMIZATIONS, inputs
+from trainer.errors import UsageError
+
+FORMAT = "nautilus-render-key-1"
+VERSION_SECONDS = 10
+
+
+@dataclass
+class Memo:
+    """What one command learns once and reuses for every overlay: each folder's named paths and each file's
+    digest (the tree does not change while the command runs)."""
+    named: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def renderer(command: list[str]) -> str | None:
+    """The identity of command (e.g. [kustomize, build]); None when its binary cannot say its version."""
+    try:
+        stat = os.stat(command[0])
+    except OSError:
+        return None
+    return _renderer(os.path.realpath(command[0]), tuple(command[1:]), stat.st_size, stat.st_mtime_ns,
+                     stat.st_ctime_ns, stat.st_ino)
+
+
+@cache
+def _renderer(binary: str, args: tuple[str, ...], *stat: int) -> str | None:
+    asks = ["version"] if args == ("build",) else ["version", "--client"]  # kustomize, or kubectl kustomize
+    try:
+        proc = run([binary, *asks], VERSION_SECONDS, f"{binary} version")
+        digest = _file_digest(Path(binary))
+    except (OSError, UsageError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return hashlib.sha256(json.dumps([list(args), proc.stdout, digest]).encode()).hexdigest()
+
+
+def _digest(path: Path, memo: Memo) -> str | None:
+    if path not in memo.digests:
+        try:
+            if path.is_dir():
+                memo.digests[path] = json.dumps({name: _file_digest(path / name) for name in KUSTOMIZATIONS
+                                                 if (path / name).is_file()})
+            else:
+                memo.digests[path] = _file_digest(path) if path.is_file() else None
+        except OSError:
+            memo.digests[path] = None
+    return memo.digests[path]
+
+
+def key(overlay: Path, command: list[str], memo: Memo | None = None) -> str | None:
+    """The key of `command overlay`'s output; None when what it reads is not known exactly."""
+    memo = memo if memo is not None else Memo()
+    tool = renderer(command)
+    top = repo.find(overlay)  # the overlay's own repository: a --base checkout keys like the working tree
+    if tool is None or top is None:
+        return None
+    top = top.resolve()
+    used = inputs(overlay, top, memo.named)
+    if used is None:
+        return None
+    h = hashlib.sha256(json.dumps([FORMAT, tool, str(Path(overlay).resolve().relative_to(top))]).encode())
+    for relative in sorted(used):
+        digest = _digest(top / relative, memo)
+        if digest is None:
+            return None
+        h.update(json.dumps([relative.as_posix(), digest]).encode() + b"\n")
+    return h.hexdigest()
