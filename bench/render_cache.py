@@ -9,7 +9,8 @@ on top: the last overlay asks for 2 GPUs. Cold is an empty cache (what every run
 warm is the cache the target branch left, so only what the change reaches is rendered. The two alternate
 ROUNDS times per command, each a fresh process; the table shows the best seconds. Renders counts what the
 command renders (the report renders the overlays the change reaches a second time, at the base); hits are
-the renders the cache answered (each miss stores one entry). Prints a Markdown table.
+the renders the cache answered (each miss stores one entry); checks answered, the overlays whose findings
+it answered (policy/check_cache.py). Prints a Markdown table.
 """
 import datetime
 import os
@@ -26,7 +27,7 @@ from bench.report import change_last_overlay, git, lab  # noqa: E402
 from bench.validate import REPO  # noqa: E402
 
 ROUNDS = 2
-CACHE = Path(".cache/nautilus/renders")
+CACHE = Path(".cache/nautilus")
 COMMANDS = {"validate --all": ("validate", "--all"), "report --all --base HEAD~1": ("report", "--all", "--base", "HEAD~1")}
 
 
@@ -40,8 +41,10 @@ def nautilus(root: Path, env: dict, *args: str) -> float:
     return seconds
 
 
-def entries(root: Path) -> int:
-    return len(list((root / CACHE).glob("*.render"))) if (root / CACHE).is_dir() else 0
+def entries(root: Path) -> dict[str, int]:
+    """Entries in the cache by kind: render- and check- (each miss stores one)."""
+    return {kind: len(list((root / CACHE).glob(f"{kind}-*.entry"))) if (root / CACHE).is_dir() else 0
+            for kind in ("render", "check")}
 
 
 def reached(root: Path, env: dict) -> int:
@@ -70,8 +73,9 @@ def measure(count: int, env: dict) -> list[dict]:
                         shutil.copytree(primed, root / CACHE)
                     before = entries(root)
                     best[mode] = min(best[mode], nautilus(root, env, *args))
-                    misses = entries(root) - before
-            rows.append({"command": name, **best, "renders": renders[name], "hits": renders[name] - misses})
+                    misses = {kind: count - before[kind] for kind, count in entries(root).items()}
+            rows.append({"command": name, **best, "renders": renders[name], "hits": renders[name] - misses["render"],
+                         "check hits": renders[name] - misses["check"]})
         return rows
 
 
@@ -82,12 +86,12 @@ def main(counts: list[int]) -> int:
     print(f"Printed: date {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, cpus {len(os.sched_getaffinity(0))}, "
           f"python {platform.python_version()}, load_average {os.getloadavg()[0]:.1f}, best of {ROUNDS}.")
     print()
-    print("| overlays | command | cold: s | warm: s | warm / cold | renders | warm hits | hit rate |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| overlays | command | cold: s | warm: s | warm / cold | renders | warm hits | hit rate | checks answered |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for count in counts:
         for r in measure(count, env):
             print(f"| {count} | `{r['command']}` | {r['cold']:.2f} | {r['warm']:.2f} | {r['warm'] / r['cold']:.0%} "
-                  f"| {r['renders']} | {r['hits']} | {r['hits'] / r['renders']:.1%} |", flush=True)
+                  f"| {r['renders']} | {r['hits']} | {r['hits'] / r['renders']:.1%} | {r['check hits']} |", flush=True)
     print(f"\nload_average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

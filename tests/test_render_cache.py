@@ -86,7 +86,7 @@ def builds(root: Path) -> int:
 
 def entries(root: Path) -> list[Path]:
     folder = root / cache.FOLDER
-    return sorted(folder.glob(f"*{cache.SUFFIX}")) if folder.is_dir() else []
+    return sorted(folder.glob(f"render-*{cache.SUFFIX}")) if folder.is_dir() else []
 
 
 def test_a_second_render_is_a_hit_with_the_same_output(project):
@@ -254,6 +254,6 @@ def test_every_example_renders_alike_with_and_without_the_cache(overlay, tmp_pat
     plain = render(repo / "overlays" / overlay.name)
     monkeypatch.setenv(cache.SWITCH, "on")
     stored = build(repo / "overlays" / overlay.name)
-    assert len(list((repo / cache.FOLDER).glob(f"*{cache.SUFFIX}"))) == 1
+    assert len(list((repo / cache.FOLDER).glob(f"render-*{cache.SUFFIX}"))) == 1
     hit = build(repo / "overlays" / overlay.name)
     assert stored[0] == plain == hit[0] and stored[1] == hit[1]

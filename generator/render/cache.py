@@ -1,13 +1,14 @@
-"""The render cache: rendered overlays kept under the repository's .cache/nautilus/renders/, one file per key.
+"""The render cache: renders, and the checks of what they rendered, under the repository's .cache/nautilus/.
 
-A key (render/render_key.py) is a sha256 over everything a render reads, so an entry never goes stale: a
-change to any input is another key. Each entry is one file named by its key and written atomically (a temp
-file renamed over it), holding a header line (format, key, size and a sha256 of key and body) and the
-body: the output and its documents as JSON, so that a hit parses no YAML. A file that is truncated, edited by hand, copied from another key or written by another format
-fails that check and is a miss, never an answer. Entries are immutable, so two commands at once need no
-lock: both write the same bytes, and the last rename wins. The folder is kept under
-`limits.render_cache_mib` of schemas/policy.yaml by deleting the entries used longest ago (a hit touches its
-entry). NAUTILUS_RENDER_CACHE=off turns the cache off; deleting the folder clears it.
+A key is a sha256 over everything that decides the value (render/render_key.py for a render,
+policy/check_cache.py for a check), so an entry never goes stale: a change to any input is another key.
+Each entry is one file named by its key and written atomically (a temp file renamed over it), holding a
+header line (format, key, size and a sha256 of key and body) and the body, a JSON object (a render's output
+and its objects, so that a hit parses no YAML). A file that is truncated, edited by hand, copied from
+another key or written by another format fails that check and is a miss, never an answer. Entries are
+immutable, so two commands at once need no lock: both write the same bytes, and the last rename wins. The
+folder is kept under `limits.render_cache_mib` of schemas/policy.yaml by deleting the entries used longest
+ago (a hit touches its entry). NAUTILUS_RENDER_CACHE=off turns the cache off; deleting the folder clears it.
 """
 import hashlib
 import json
@@ -21,9 +22,9 @@ from trainer import atomic
 from trainer.errors import UsageError
 from trainer.safe_yaml import MAX_BYTES
 
-FORMAT = "nautilus-render-1"
-FOLDER = Path(".cache/nautilus/renders")
-SUFFIX = ".render"
+FORMAT = "nautilus-cache-1"
+FOLDER = Path(".cache/nautilus")
+SUFFIX = ".entry"
 SWITCH = "NAUTILUS_RENDER_CACHE"
 STALE_TEMP_SECONDS = 3600  # a temp file this old belongs to a killed command
 
@@ -50,8 +51,8 @@ def _entry(where: Path, key: str) -> Path:
     return where / f"{key}{SUFFIX}"
 
 
-def get(where: Path, key: str) -> tuple[str, list | None] | None:
-    """(output, its documents or None) stored under key, when its entry is whole and is that key's; else None."""
+def get(where: Path, key: str) -> dict | None:
+    """The body (a JSON object) stored under key, when its entry is whole and is that key's; else None."""
     path = _entry(where, key)
     try:
         with open(path, "rb") as f:
@@ -66,33 +67,32 @@ def get(where: Path, key: str) -> tuple[str, list | None] | None:
         stored = json.loads(body) if whole else None
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not (isinstance(stored, dict) and isinstance(stored.get("text"), str)
-            and isinstance(stored.get("docs"), (list, type(None)))):
+    if not isinstance(stored, dict):
         return None
     try:
         os.utime(path)  # used now: evicted last
     except OSError:
         pass
-    return stored["text"], stored["docs"]
+    return stored
 
 
-def put(where: Path, key: str, text: str, docs: list | None = None) -> None:
-    """Store text (and its documents, when JSON holds them exactly) under key; a cache that cannot be written
-    is no cache, never a failure."""
+def exact(value) -> bool:
+    """Whether JSON gives value back as it is (not for int keys, NaN, bytes, tuples)."""
     try:
-        exact = docs is not None and json.loads(json.dumps(docs)) == docs  # int keys, NaN, bytes: parse again
+        return json.loads(json.dumps(value)) == value
     except (TypeError, ValueError, RecursionError):
-        exact = False
-    body = json.dumps({"text": text, "docs": docs if exact else None}).encode()
-    ignore = where.parent / ".gitignore"  # never committed, in a repository whose .gitignore does not say so
-    if not ignore.exists():
-        try:
-            atomic.write(ignore, lambda f: f.write(b"# nautilus's cache: never committed\n*\n"), durable=False)
-        except (OSError, UsageError):
-            pass
-    header = {"format": FORMAT, "key": key, "bytes": len(body), "sha256": _checksum(key, body)}
+        return False
+
+
+def put(where: Path, key: str, body: dict) -> None:
+    """Store body (a JSON object) under key; a cache that cannot be written is no cache, never a failure."""
+    data = json.dumps(body).encode()
+    header = {"format": FORMAT, "key": key, "bytes": len(data), "sha256": _checksum(key, data)}
+    ignore = where / ".gitignore"  # never committed, in a repository whose .gitignore does not say so
     try:
-        atomic.write(_entry(where, key), lambda f: f.write(json.dumps(header, sort_keys=True).encode() + b"\n" + body),
+        if not ignore.exists():
+            atomic.write(ignore, lambda f: f.write(b"# nautilus's cache: never committed\n*\n"), durable=False)
+        atomic.write(_entry(where, key), lambda f: f.write(json.dumps(header, sort_keys=True).encode() + b"\n" + data),
                      durable=False)
     except (OSError, UsageError):
         pass

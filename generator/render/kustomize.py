@@ -45,9 +45,9 @@ def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None,
     command = kustomize_command()
     where = cache.folder() if not allow_remote and cache.enabled() else None  # what a remote entry fetches is no input
     found = key(overlay, command, memo) if where is not None else None
-    if found is not None and (hit := cache.get(where, found)) is not None:  # rendered after refuse_remote passed
-        text, docs = hit
-        return text, docs if docs is not None else load_documents(text, label or str(overlay))
+    hit = cache.get(where, found) if found is not None else None  # stored after refuse_remote passed
+    if hit is not None and isinstance(hit.get("text"), str) and isinstance(hit.get("docs"), (list, type(None))):
+        return hit["text"], hit["docs"] if hit["docs"] is not None else load_documents(hit["text"], label or str(overlay))
     if not allow_remote:
         refuse_remote(overlay)
     proc = run([*command, str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
@@ -56,7 +56,7 @@ def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None,
         raise UsageError(f"kustomize could not render {overlay}: {shorten(proc.stderr)}", "fix the overlay and rerun")
     docs = load_documents(proc.stdout, label or str(overlay))
     if found is not None:
-        cache.put(where, found, proc.stdout, docs)
+        cache.put(where, found, {"text": proc.stdout, "docs": docs if cache.exact(docs) else None})
         if memo is None:
             cache.evict(where)
     return proc.stdout, docs

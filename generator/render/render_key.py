@@ -36,6 +36,7 @@ class Memo:
     digest (the tree does not change while the command runs)."""
     named: dict = field(default_factory=dict)
     digests: dict = field(default_factory=dict)
+    tops: dict = field(default_factory=dict)   # folder holding overlays -> their repository
 
 
 def _file_digest(path: Path) -> str:
@@ -47,26 +48,30 @@ def _file_digest(path: Path) -> str:
 
 
 def renderer(command: list[str]) -> str | None:
-    """The identity of command (e.g. [kustomize, build]); None when its binary cannot say its version."""
+    """The identity of command (kustomize build, or kubectl kustomize); None when it cannot say its version."""
+    return tool(command[0], ["version"] if command[1:] == ["build"] else ["version", "--client"], command[1:])
+
+
+def tool(binary: str, asks: list[str], args: list[str] = ()) -> str | None:
+    """sha256 over args, what `binary *asks` prints and the binary's bytes; None when it does not answer."""
     try:
-        stat = os.stat(command[0])
+        stat = os.stat(binary)
     except OSError:
         return None
-    return _renderer(os.path.realpath(command[0]), tuple(command[1:]), stat.st_size, stat.st_mtime_ns,
-                     stat.st_ctime_ns, stat.st_ino)
+    return _tool(os.path.realpath(binary), tuple(asks), tuple(args), stat.st_size, stat.st_mtime_ns,
+                 stat.st_ctime_ns, stat.st_ino)
 
 
 @cache
-def _renderer(binary: str, args: tuple[str, ...], *stat: int) -> str | None:
-    asks = ["version"] if args == ("build",) else ["version", "--client"]  # kustomize, or kubectl kustomize
+def _tool(binary: str, asks: tuple[str, ...], args: tuple[str, ...], *stat: int) -> str | None:
     try:
-        proc = run([binary, *asks], VERSION_SECONDS, f"{binary} version")
+        proc = run([binary, *asks], VERSION_SECONDS, f"{binary} {' '.join(asks)}")
         digest = _file_digest(Path(binary))
     except (OSError, UsageError):
         return None
     if proc.returncode != 0:
         return None
-    return hashlib.sha256(json.dumps([list(args), proc.stdout, digest]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([list(args), proc.stdout + proc.stderr, digest]).encode()).hexdigest()
 
 
 def _digest(path: Path, memo: Memo) -> str | None:
@@ -86,10 +91,13 @@ def key(overlay: Path, command: list[str], memo: Memo | None = None) -> str | No
     """The key of `command overlay`'s output; None when what it reads is not known exactly."""
     memo = memo if memo is not None else Memo()
     tool = renderer(command)
-    top = repo.find(overlay)  # the overlay's own repository: a --base checkout keys like the working tree
+    parent = Path(overlay).resolve().parent
+    if parent not in memo.tops:  # the overlay's own repository: a --base checkout keys like the working tree
+        found = repo.find(parent / Path(overlay).name)
+        memo.tops[parent] = found.resolve() if found is not None else None
+    top = memo.tops[parent]
     if tool is None or top is None:
         return None
-    top = top.resolve()
     used = inputs(overlay, top, memo.named)
     if used is None:
         return None
@@ -99,4 +107,4 @@ def key(overlay: Path, command: list[str], memo: Memo | None = None) -> str | No
         if digest is None:
             return None
         h.update(json.dumps([relative.as_posix(), digest]).encode() + b"\n")
-    return h.hexdigest()
+    return f"render-{h.hexdigest()}"
