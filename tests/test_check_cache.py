@@ -93,3 +93,21 @@ def test_a_verdict_of_the_machines_load_is_not_stored(project):
     check_cache.put(where, "check-slow", [slow], [])
     check_cache.put(where, "check-fine", [], [])
     assert not (where / f"check-slow{cache.SUFFIX}").exists() and check_cache.get(where, "check-fine") == ([], [])
+
+
+def test_the_report_is_the_same_with_and_without_the_cache(tmp_path, monkeypatch):
+    """Renders, checks and rows all kept: the report against a base, cold, warm and without the cache."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.report import change_last_overlay, lab
+    change_last_overlay(tmp_path, lab(tmp_path, 4))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(cache.SWITCH, "off")
+    plain = run("report", "--all", "--base", "HEAD", "--format", "json")
+    assert plain[0] == 0 and not (tmp_path / cache.FOLDER).exists()
+    monkeypatch.setenv(cache.SWITCH, "on")
+    assert run("report", "--all", "--base", "HEAD", "--format", "json") == plain
+    rows = sorted((tmp_path / cache.FOLDER).glob(f"rows-*{cache.SUFFIX}"))
+    assert len(rows) == 5  # four overlays now, the changed one at the base
+    assert run("report", "--all", "--base", "HEAD", "--format", "json") == plain
+    assert sorted((tmp_path / cache.FOLDER).glob(f"rows-*{cache.SUFFIX}")) == rows
+    assert json.loads(plain[1])["summary"]["overlays"]["changed"] == 1

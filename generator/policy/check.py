@@ -14,16 +14,16 @@ def _check(loaded, kubernetes_version: str, ignore_missing_schemas: bool):
 
 def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False) -> Result:
     """All checkers over the sources read, waivers applied."""
-    labels = [s.label for s in loaded]
-    where = cache.folder() if cache.enabled() and len(set(labels)) == len(labels) else None
-    shared = check_cache.context(kubernetes_version, ignore_missing_schemas) if where is not None and loaded else None
-    keys = {s.label: check_cache.key(shared, s) for s in loaded} if shared is not None else {}
+    keys = check_cache.keys(loaded, kubernetes_version, ignore_missing_schemas)
+    where = cache.folder() if keys else None
     known = {label: hit for label, k in keys.items() if (hit := check_cache.get(where, k)) is not None}
     todo = [s for s in loaded if s.label not in known]
     kept, waivers = _check(todo, kubernetes_version, ignore_missing_schemas) if todo else ([], [])
     for source in todo if keys else []:
         check_cache.put(where, keys[source.label], [f for f in kept if f.source == source.label],
                         [w for w in waivers if w.source == source.label])
+    if keys and todo:
+        cache.evict(where)
     for found, waived in known.values():
         kept, waivers = kept + found, waivers + waived
-    return Result(sorted(set(kept)), sorted(waivers), labels)
+    return Result(sorted(set(kept)), sorted(waivers), [s.label for s in loaded])

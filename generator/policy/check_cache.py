@@ -79,8 +79,17 @@ def context(version: str, ignore_missing: bool) -> str | None:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def key(shared: str, source) -> str:
-    return "check-" + hashlib.sha256(json.dumps([shared, source.label, source.file, source.text]).encode()).hexdigest()
+def keys(loaded, version: str, ignore_missing: bool, kind: str = "check") -> dict[str, str]:
+    """{label: key} of what kind (check: findings and waivers; rows: the report's rows) is for each source;
+    {} when the cache is off, outside a repository, or unsure (two sources with one label, no kubeconform)."""
+    labels = [s.label for s in loaded]
+    if not loaded or len(set(labels)) != len(labels) or not store.enabled() or store.folder() is None:
+        return {}
+    shared = context(version, ignore_missing)
+    if shared is None:
+        return {}
+    return {s.label: f"{kind}-" + hashlib.sha256(json.dumps([kind, shared, s.label, s.file, s.text]).encode()).hexdigest()
+            for s in loaded}
 
 
 def get(where: Path, found: str) -> tuple[list[Finding], list[Waiver]] | None:

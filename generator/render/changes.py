@@ -45,11 +45,12 @@ class Changes:
                       and not (self.top / p).exists())
 
 
-def since(ref: str, start: Path | None = None) -> Changes:
+def since(ref: str, start: Path | None = None, named: dict | None = None) -> Changes:
     """The paths that differ between ref and the working tree of the repository holding start (default: the
-    current directory); UsageError when ref names no commit."""
+    current directory); UsageError when ref names no commit. named: the kustomizations the command already
+    read (render_key.Memo.named), so none is read twice."""
     top = gitref.toplevel(start).resolve()
-    return Changes(ref, top, gitref.changed(ref, top))
+    return Changes(ref, top, gitref.changed(ref, top), {} if named is None else named)
 
 
 def changed_overlays(ref: str, start: Path | None = None) -> list[Path]:

@@ -72,11 +72,13 @@ def _read(item: Path | str, label: str | None = None, allow_remote: bool = False
     return Source(label, "" if item == "-" else label, text, load_documents(text, label))
 
 
-def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False) -> list[Source]:
+def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False,
+         memo: Memo | None = None) -> list[Source]:
     """Every input read or rendered (labels: how to name them instead of their paths). Renders the cache
     holds cost no process; the others run kustomize in parallel threads, one per CPU this process may use
-    (each render spends its time in its own process). The cache is trimmed to its bound once, at the end."""
-    memo = Memo()
+    (each render spends its time in its own process). The cache is trimmed to its bound once, at the end.
+    memo: what the command learnt of the tree before (its kustomizations), to share with what it asks next."""
+    memo = memo if memo is not None else Memo()
     read = partial(_read, allow_remote=allow_remote, memo=memo)
     with ThreadPoolExecutor(max_workers=min(len(inputs), cpus()) or 1) as pool:
         loaded = list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order

@@ -14,7 +14,8 @@ from generator.policy.check import check
 from generator.policy.findings import Finding, Result, Waiver
 from generator.render import sources
 from generator.render.changes import since
-from generator.review.inventory import Row, rows
+from generator.review.cached_rows import all_rows
+from generator.review.inventory import Row
 from trainer.errors import UsageError
 
 
@@ -28,15 +29,17 @@ class Side:
 
 
 def sides(loaded: list[sources.Source], result: Result) -> dict[str, Side]:
-    return {s.label: Side(s.text, rows(s), [f for f in result.findings if f.source == s.label],
+    found = all_rows(loaded)
+    return {s.label: Side(s.text, found[s.label], [f for f in result.findings if f.source == s.label],
                           [w for w in result.waivers if w.source == s.label]) for s in loaded}
 
 
 def before(ref: str, items: list, current: dict[str, Side], version: str, use_all: bool,
-           allow_remote: bool = False) -> dict[str, Side]:
+           allow_remote: bool = False, named: dict | None = None) -> dict[str, Side]:
     """{label: Side at ref} for the inputs (in the order of current) and, with --all, the overlays removed
-    since ref; an input that did not exist at ref has no entry."""
-    changes = since(ref)
+    since ref; an input that did not exist at ref has no entry. named: the kustomizations read for the
+    current side (render_key.Memo.named)."""
+    changes = since(ref, named=named)
     top = changes.top
     schemas = repository.schemas().resolve()
     policy = {schemas.relative_to(top)} if schemas.is_relative_to(top) else set()
