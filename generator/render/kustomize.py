@@ -31,14 +31,15 @@ def kustomize_command() -> list[str]:
 def render(overlay: Path, allow_remote: bool = False) -> str:
     """The overlay's manifests as kustomize prints them, offline unless allow_remote, within the time limit
     of policy.yaml; UsageError with kustomize's own reason."""
-    return build(overlay, allow_remote)[0]
+    return build(overlay, allow_remote, parse=False)[0]
 
 
-def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None,
-          label: str | None = None) -> tuple[str, list[dict]]:
-    """render()'s text and its objects (load_documents, named label in errors). Taken from the render cache
-    (cache.py) when it holds exactly these inputs, else rendered and stored there. memo: what the other
-    overlays of the same command already read (sources.load passes one, and trims the cache at its end)."""
+def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None, label: str | None = None,
+          parse: bool = True) -> tuple[str, list[dict] | None]:
+    """render()'s text and its objects (load_documents, named label in errors; None for a hit without them
+    when not parse). Taken from the render cache (cache.py) when it holds exactly these inputs, else rendered
+    and stored there (with its objects, when they parse). memo: what the other overlays of the same command
+    already read (sources.load passes one, and trims the cache at its end)."""
     overlay = Path(overlay)
     if not (overlay / "kustomization.yaml").is_file():
         raise UsageError(f"{overlay} has no kustomization.yaml", "pass an overlay folder such as overlays/horse2zebra")
@@ -47,15 +48,21 @@ def build(overlay: Path, allow_remote: bool = False, memo: Memo | None = None,
     found = key(overlay, command, memo) if where is not None else None
     hit = cache.get(where, found) if found is not None else None  # stored after refuse_remote passed
     if hit is not None and isinstance(hit.get("text"), str) and isinstance(hit.get("docs"), (list, type(None))):
-        return hit["text"], hit["docs"] if hit["docs"] is not None else load_documents(hit["text"], label or str(overlay))
+        docs = hit["docs"] if hit["docs"] is not None or not parse else load_documents(hit["text"], label or str(overlay))
+        return hit["text"], docs
     if not allow_remote:
         refuse_remote(overlay)
     proc = run([*command, str(overlay)], policy()["limits"]["render_seconds"], f"kustomize build {overlay}",
                offline=not allow_remote)
     if proc.returncode != 0:
         raise UsageError(f"kustomize could not render {overlay}: {shorten(proc.stderr)}", "fix the overlay and rerun")
-    docs = load_documents(proc.stdout, label or str(overlay))
-    if found is not None:
+    try:
+        docs = load_documents(proc.stdout, label or str(overlay))
+    except UsageError:  # no objects, or YAML past its bounds: the caller that reads them says so
+        if parse:
+            raise
+        docs = None
+    if found is not None and docs is not None:
         cache.put(where, found, {"text": proc.stdout, "docs": docs if cache.exact(docs) else None})
         if memo is None:
             cache.evict(where)
