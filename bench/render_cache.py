@@ -4,7 +4,7 @@
     PATH=$PWD/.tools/bin:$PATH .venv/bin/python bench/render_cache.py [COUNTS...]
 
 Each count gets bench/report.py's lab (count overlays sharing one base, committed), where `validate --all`
-runs once to leave the cache as CI keeps it from the target branch; then the usual pull request is committed
+and `report --all --base HEAD` run once to leave the cache as CI's review job keeps it from the target branch; then the usual pull request is committed
 on top: the last overlay asks for 2 GPUs. Cold is an empty cache (what every run cost before the cache),
 warm is the cache the target branch left, so only what the change reaches is rendered. The two alternate
 ROUNDS times per command, each a fresh process; the table shows the best seconds. Renders counts what the
@@ -58,7 +58,8 @@ def measure(count: int, env: dict) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="nautilus-bench-cache-") as tmp:
         root, primed = Path(tmp) / "lab", Path(tmp) / "primed"
         overlays = lab(root, count)
-        nautilus(root, env, "validate", "--all")  # the target branch's run
+        nautilus(root, env, "validate", "--all")  # the target branch's run, as CI's review job makes it
+        nautilus(root, env, "report", "--all", "--base", "HEAD")
         shutil.copytree(root / CACHE, primed)
         change_last_overlay(root, overlays)
         git(root, "commit", "-qam", "the last overlay asks for 2 GPUs")

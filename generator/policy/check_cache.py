@@ -7,8 +7,8 @@ object or one source's objects, waivers are per source), so a source's findings 
 - the command: the Kubernetes version and --ignore-missing-schemas;
 - the rules: the files of the schemas/ folder checked against (policy.yaml, rules.yaml, sizing.yaml, the JSON
   Schemas), as the checkers read them;
-- the checkers: nautilus's own code (every .py file of generator/ and trainer/), the versions of the libraries
-  that judge (jsonschema, referencing, ruamel.yaml, tree-sitter, tree-sitter-bash) and of the API schemas
+- the checkers: nautilus's own code (every .py file of generator/ and trainer/), Python's version and those
+  of the libraries that judge (jsonschema, referencing, ruamel.yaml, tree-sitter, tree-sitter-bash) and of the API schemas
   (kubernetes-validate), and the kubeconform binary (its bytes and its version output);
 - the image-published rule's view of the repository: TRAINER_IMAGE, the image it publishes (origin remote and
   the trainer code at HEAD) and its git tags.
@@ -18,6 +18,7 @@ stored. A key that cannot be made (no kubeconform) means no cache: everything is
 import hashlib
 import json
 import os
+import platform
 import subprocess
 from dataclasses import asdict
 from functools import cache
@@ -52,7 +53,8 @@ def _code() -> list:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return [_files_digest(GENERATOR, "*.py"), _files_digest(Path(trainer.__file__).resolve().parent, "*.py"), versions]
+    return [_files_digest(GENERATOR, "*.py"), _files_digest(Path(trainer.__file__).resolve().parent, "*.py"), versions,
+            platform.python_version()]
 
 
 def _git(root: Path, *args: str) -> str:

@@ -3,8 +3,8 @@
 - The renderer: its arguments, its `version` output and the sha256 of the binary's bytes. The bytes decide
   (two builds can print the same version, and size and mtime change on every fresh install, as in CI,
   where the same bytes should still hit); the version output catches a wrapper script whose bytes stay the
-  same while the binary it runs changes. Computed once per process per binary (keyed by path, size, mtime,
-  ctime and inode).
+  same while the binary it runs changes. Computed once per process per binary, the digest kept in the cache
+  by the binary's path, size, mtime, ctime and inode.
 - The overlay's path and every input of overlay_files.inputs (the kustomizations, followed recursively,
   and every file they name: resources, components, patches, generators' files and envs, replacements,
   openapi, crds, ...), each as its path relative to the overlay's repository and its content; a folder
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from generator.core import repo
 from generator.core.tools import run
+from generator.render import cache as store
 from generator.render.overlay_files import KUSTOMIZATIONS, inputs
 from trainer.errors import UsageError
 
@@ -66,12 +67,27 @@ def tool(binary: str, asks: list[str], args: list[str] = ()) -> str | None:
 def _tool(binary: str, asks: tuple[str, ...], args: tuple[str, ...], *stat: int) -> str | None:
     try:
         proc = run([binary, *asks], VERSION_SECONDS, f"{binary} {' '.join(asks)}")
-        digest = _file_digest(Path(binary))
+        digest = _binary_digest(binary, stat)
     except (OSError, UsageError):
         return None
     if proc.returncode != 0:
         return None
     return hashlib.sha256(json.dumps([list(args), proc.stdout + proc.stderr, digest]).encode()).hexdigest()
+
+
+def _binary_digest(binary: str, stat: tuple[int, ...]) -> str:
+    """The sha256 of a binary's bytes (tens of MB), remembered in the cache by its path, size, mtime, ctime and
+    inode: a binary written anew has a new ctime (it cannot be set back) and is hashed anew, as is a fresh
+    install (a CI runner), whose bytes then give the same digest."""
+    where = store.folder() if store.enabled() else None
+    found = "tool-" + hashlib.sha256(json.dumps([binary, *stat]).encode()).hexdigest()
+    hit = store.get(where, found) if where is not None else None
+    if hit is not None and isinstance(hit.get("sha256"), str):
+        return hit["sha256"]
+    digest = _file_digest(Path(binary))
+    if where is not None:
+        store.put(where, found, {"sha256": digest})
+    return digest
 
 
 def _digest(path: Path, memo: Memo) -> str | None:
