@@ -1,7 +1,8 @@
 """The render cache: renders, and the checks of what they rendered, under the repository's .cache/nautilus/.
 
-A key is a sha256 over everything that decides the value (render/render_key.py for a render,
-policy/check_cache.py for a check), so an entry never goes stale: a change to any input is another key.
+A key is a sha256 over everything that decides the value (render/render_key.py for a render, what a
+kustomization names and a tool's digest; policy/check_cache.py for a check, review/cached_rows.py for the
+report's rows), so an entry never goes stale: a change to any input is another key.
 Each entry is one file named by its key and written atomically (a temp file renamed over it), holding a
 header line (format, key, size and a sha256 of key and body) and the body, a JSON object (a render's output
 and its objects, so that a hit parses no YAML). A file that is truncated, edited by hand, copied from

@@ -9,6 +9,7 @@
   and every file they name: resources, components, patches, generators' files and envs, replacements,
   openapi, crds, ...), each as its path relative to the overlay's repository and its content; a folder
   as which kustomization files it holds and their content (kustomize reads nothing else of a folder).
+  What a kustomization's text names is kept in the cache by that text, so a warm run parses no YAML.
 - None (render, do not store) when an input lies outside the overlay's repository, a kustomization cannot
   be read, or the renderer cannot say its version. Remote entries are never cached (--allow-remote skips
   the cache), and kustomize refuses helm charts and plugins without flags nautilus never passes, so their
@@ -24,7 +25,9 @@ from pathlib import Path
 from generator.core import repo
 from generator.core.tools import run
 from generator.render import cache as store
-from generator.render.overlay_files import KUSTOMIZATIONS, inputs
+from generator.render import overlay_files
+from generator.render.overlay_files import candidates, KUSTOMIZATIONS, inputs
+from trainer import safe_yaml
 from trainer.errors import UsageError
 
 FORMAT = "nautilus-render-key-1"
@@ -90,6 +93,27 @@ def _binary_digest(binary: str, stat: tuple[int, ...]) -> str:
     return digest
 
 
+@cache
+def _reader() -> str:
+    """What decides candidates(text): its code and the YAML reader's (their bytes) and ruamel.yaml's version."""
+    from importlib import metadata
+    code = b"".join(Path(m.__file__).read_bytes() for m in (overlay_files, safe_yaml))
+    return hashlib.sha256(code + metadata.version("ruamel.yaml").encode()).hexdigest()
+
+
+def _kept_candidates(text: str, source: str) -> list[str] | None:
+    """overlay_files.candidates(text), kept in the cache by the text (a hit parses no YAML)."""
+    where = store.folder() if store.enabled() else None
+    found = "names-" + hashlib.sha256(json.dumps([_reader(), text]).encode()).hexdigest()
+    hit = store.get(where, found) if where is not None else None
+    if hit is not None and isinstance(hit.get("names"), list) and all(isinstance(n, str) for n in hit["names"]):
+        return hit["names"]
+    names = candidates(text, source)
+    if where is not None and names is not None:
+        store.put(where, found, {"names": names})
+    return names
+
+
 def _digest(path: Path, memo: Memo) -> str | None:
     if path not in memo.digests:
         try:
@@ -114,7 +138,7 @@ def key(overlay: Path, command: list[str], memo: Memo | None = None) -> str | No
     top = memo.tops[parent]
     if tool is None or top is None:
         return None
-    used = inputs(overlay, top, memo.named)
+    used = inputs(overlay, top, memo.named, _kept_candidates)
     if used is None:
         return None
     h = hashlib.sha256(json.dumps([FORMAT, tool, str(Path(overlay).resolve().relative_to(top))]).encode())
