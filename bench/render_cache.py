@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import change_last_overlay, git, lab  # noqa: E402
 from bench.validate import REPO  # noqa: E402
 
-ROUNDS = 2
+ROUNDS = 3
 CACHE = Path(".cache/nautilus")
 COMMANDS = {"validate --all": ("validate", "--all"), "report --all --base HEAD~1": ("report", "--all", "--base", "HEAD~1")}
 

@@ -4,6 +4,7 @@ its own, so a source whose checks the cache holds (check_cache.py) is not checke
 from generator.policy import check_cache, engine, kubeconform, quantity_check
 from generator.policy.findings import Result
 from generator.render import cache
+from generator.render.render_key import flush
 
 
 def _check(loaded, kubernetes_version: str, ignore_missing_schemas: bool):
@@ -23,6 +24,7 @@ def check(loaded, kubernetes_version: str, ignore_missing_schemas: bool = False)
         check_cache.put(where, keys[source.label], [f for f in kept if f.source == source.label],
                         [w for w in waivers if w.source == source.label])
     if keys and todo:
+        flush()  # the kubeconform binary's digest, hashed for the keys
         cache.evict(where)
     for found, waived in known.values():
         kept, waivers = kept + found, waivers + waived

@@ -99,9 +99,11 @@ def put(where: Path, key: str, body: dict) -> None:
         pass
 
 
-def evict(where: Path, budget: int | None = None) -> None:
+def evict(where: Path | None, budget: int | None = None) -> None:
     """Delete the entries used longest ago until the folder holds at most budget bytes (policy.yaml's
-    limits.render_cache_mib), and temp files that killed commands left behind."""
+    limits.render_cache_mib), and temp files that killed commands left behind; nothing without a folder."""
+    if where is None:
+        return
     budget = budget if budget is not None else int(limit("render_cache_mib")) * 2**20
     now, entries = time.time(), []
     try:

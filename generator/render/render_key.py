@@ -34,13 +34,30 @@ FORMAT = "nautilus-render-key-1"
 VERSION_SECONDS = 10
 
 
+_UNSAVED: dict[str, str] = {}  # tool digests hashed by this process, stored by the next flush
+
+
 @dataclass
 class Memo:
     """What one command learns once and reuses for every overlay: each folder's named paths and each file's
-    digest (the tree does not change while the command runs)."""
+    digest (the tree does not change while the command runs), and the entries it will store once its renders
+    succeeded (flush): a command that fails leaves the repository as it was."""
     named: dict = field(default_factory=dict)
     digests: dict = field(default_factory=dict)
     tops: dict = field(default_factory=dict)   # folder holding overlays -> their repository
+    pending: list = field(default_factory=list)  # (key, body) to store
+
+
+def flush(memo: Memo | None = None) -> bool:
+    """Store what memo (and this process) learnt; whether anything was written."""
+    where = store.folder() if store.enabled() else None
+    entries = [*(memo.pending if memo else []), *((k, {"sha256": _UNSAVED.pop(k, "")}) for k in list(_UNSAVED))]
+    if memo:
+        memo.pending.clear()
+    for found, body in entries if where is not None else []:
+        if body != {"sha256": ""}:
+            store.put(where, found, body)
+    return bool(entries) and where is not None
 
 
 def _file_digest(path: Path) -> str:
@@ -88,8 +105,7 @@ def _binary_digest(binary: str, stat: tuple[int, ...]) -> str:
     if hit is not None and isinstance(hit.get("sha256"), str):
         return hit["sha256"]
     digest = _file_digest(Path(binary))
-    if where is not None:
-        store.put(where, found, {"sha256": digest})
+    _UNSAVED[found] = digest
     return digest
 
 
@@ -101,7 +117,7 @@ def _reader() -> str:
     return hashlib.sha256(code + metadata.version("ruamel.yaml").encode()).hexdigest()
 
 
-def _kept_candidates(text: str, source: str) -> list[str] | None:
+def _kept_candidates(text: str, source: str, memo: Memo) -> list[str] | None:
     """overlay_files.candidates(text), kept in the cache by the text (a hit parses no YAML)."""
     where = store.folder() if store.enabled() else None
     found = "names-" + hashlib.sha256(json.dumps([_reader(), text]).encode()).hexdigest()
@@ -110,7 +126,7 @@ def _kept_candidates(text: str, source: str) -> list[str] | None:
         return hit["names"]
     names = candidates(text, source)
     if where is not None and names is not None:
-        store.put(where, found, {"names": names})
+        memo.pending.append((found, {"names": names}))
     return names
 
 
@@ -138,7 +154,7 @@ def key(overlay: Path, command: list[str], memo: Memo | None = None) -> str | No
     top = memo.tops[parent]
     if tool is None or top is None:
         return None
-    used = inputs(overlay, top, memo.named, _kept_candidates)
+    used = inputs(overlay, top, memo.named, lambda text, source: _kept_candidates(text, source, memo))
     if used is None:
         return None
     h = hashlib.sha256(json.dumps([FORMAT, tool, str(Path(overlay).resolve().relative_to(top))]).encode())

@@ -8,7 +8,7 @@ from pathlib import Path
 from generator.core import repo
 from generator.render import cache
 from generator.render.kustomize import build, load_documents
-from generator.render.render_key import Memo
+from generator.render.render_key import flush, Memo
 from trainer import safe_yaml
 from trainer.errors import UsageError
 
@@ -76,12 +76,13 @@ def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote
          memo: Memo | None = None) -> list[Source]:
     """Every input read or rendered (labels: how to name them instead of their paths). Renders the cache
     holds cost no process; the others run kustomize in parallel threads, one per CPU this process may use
-    (each render spends its time in its own process). The cache is trimmed to its bound once, at the end.
+    (each render spends its time in its own process). What they learnt is stored once all succeeded, and the
+    cache trimmed to its bound.
     memo: what the command learnt of the tree before (its kustomizations), to share with what it asks next."""
     memo = memo if memo is not None else Memo()
     read = partial(_read, allow_remote=allow_remote, memo=memo)
     with ThreadPoolExecutor(max_workers=min(len(inputs), cpus()) or 1) as pool:
         loaded = list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order
-    if any(item != "-" and Path(item).is_dir() for item in inputs) and cache.enabled() and (where := cache.folder()):
-        cache.evict(where)
+    if flush(memo):  # every render succeeded: store what they learnt, then trim the cache
+        cache.evict(cache.folder())
     return loaded
