@@ -10,8 +10,8 @@ committed, then changed:
   pull request cost before renders were reused).
 `nautilus validate --all` on the first (one render and check of every overlay) is the floor the report
 cannot go below. The report runs as ci.yml runs it (`--max-bytes 60000 --full FILE`). The three commands
-alternate in each of ROUNDS rounds; the table shows each one's best seconds, the comment's size and the
-full report's size. Prints a Markdown table.
+alternate in each of ROUNDS rounds, with the render cache off (bench/render_cache.py times it); the table
+shows each one's best seconds, the comment's size and the full report's size. Prints a Markdown table.
 """
 import datetime
 import os
@@ -94,7 +94,7 @@ def measure(count: int, env: dict) -> dict:
 
 def main(counts: list[int]) -> int:
     env = {**os.environ, "PATH": f"{REPO / '.tools/bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), "NAUTILUS_RENDER_CACHE": "off"}  # every round renders: bench/render_cache.py times the cache
     print(f"Printed: date {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, cpus {os.cpu_count()}, "
           f"python {platform.python_version()}, load_average {os.getloadavg()[0]:.1f}, best of {ROUNDS}.")
     print()

@@ -224,6 +224,23 @@ def test_the_control_plane_build_is_cached_on_its_pins():
     assert steps.index(cache) < next(i for i, s in enumerate(steps) if s.get("run") == "make test")
 
 
+def test_the_review_job_keeps_the_render_cache_between_runs():
+    """Restored before validate, saved after the report (also when validation found problems), keyed on the
+    pinned tools and the overlays' inputs; entries check themselves (generator/render/cache.py)."""
+    from generator.render.cache import FOLDER
+    steps = load(REPO / ".github" / "workflows" / "ci.yml")["jobs"]["review"]["steps"]
+    names = [s.get("uses", "").split("@")[0] or s.get("name", s.get("run", "")) for s in steps]
+    restore, save = names.index("actions/cache/restore"), names.index("actions/cache/save")
+    validate = next(i for i, s in enumerate(steps) if "nautilus validate" in s.get("run", ""))
+    report = next(i for i, s in enumerate(steps) if "nautilus report" in s.get("run", ""))
+    assert restore < validate < report < save
+    assert steps[restore]["with"]["path"] == steps[save]["with"]["path"] == str(FOLDER)
+    assert "Makefile" in steps[restore]["with"]["key"] and "overlays/**" in steps[restore]["with"]["key"]
+    assert steps[restore]["with"]["restore-keys"] in steps[restore]["with"]["key"]
+    assert "!cancelled()" in steps[save]["if"]
+    assert steps[restore]["uses"].split("@")[1] == steps[save]["uses"].split("@")[1]
+
+
 def test_report_comment_never_touches_pull_request_code():
     workflow = load(REPO / ".github" / "workflows" / "report-comment.yml")
     assert set(workflow["on"]) == {"workflow_run"}

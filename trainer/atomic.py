@@ -44,8 +44,10 @@ class _Recorder:
         return getattr(self.f, name)
 
 
-def write(path: Path, writer) -> None:
-    """Call writer(binary_file) on a temp file beside path, then atomically replace path with it."""
+def write(path: Path, writer, durable: bool = True) -> None:
+    """Call writer(binary_file) on a temp file beside path, then atomically replace path with it. durable=False
+    skips the fsyncs: still all or nothing for readers, but a crash may leave the file empty or old (for a
+    cache whose entries check themselves)."""
     path = Path(path)
     tmp = None
     try:
@@ -60,9 +62,11 @@ def write(path: Path, writer) -> None:
                     raise
                 raise out.error from None
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except BaseException as e:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -42,6 +42,12 @@ def policy() -> dict:
     return _read(repo.schemas() / "policy.yaml")
 
 
+def limit(name: str):
+    """policy.yaml's limits.<name>; the package's own value when the repository's policy.yaml predates it."""
+    own = policy()["limits"]
+    return own[name] if name in own else _read(repo.PACKAGED_SCHEMAS / "policy.yaml")["limits"][name]
+
+
 def sizing() -> dict:
     return _read(repo.schemas() / "sizing.yaml")
 

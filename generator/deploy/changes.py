@@ -1,24 +1,18 @@
-"""Which overlays changed since the last applied commit (git, bounded); all of them when that commit is
-unknown here or something they share (base/, schemas/) changed."""
+"""Which of the named overlays changed since the last applied commit: render/changes.py's answer (every file an
+overlay is built from, base/ included), or all of them when that commit is unknown here."""
 from pathlib import Path
 
 from . import pipeline
-
-SHARED = ("base/", "schemas/")
 
 
 def changed_overlays(root: Path, since: str, names: list[str]) -> list[str]:
     if not since:
         return names
-    git = pipeline.find_tool("git")
-    proc = pipeline.run([git, "-C", str(root), "diff", "--name-only", f"{since}..HEAD", "--"], 30, "git diff")
-    if proc.returncode != 0:
-        return names  # a shallow clone or a rewritten history: render everything
-    paths = proc.stdout.splitlines()
-    if any(p.startswith(SHARED) for p in paths):
+    try:
+        reached = {path.name for path in pipeline.overlays_changed_since(since, root)}
+    except pipeline.UsageError:  # a shallow clone or a rewritten history: render everything
         return names
-    touched = {p.split("/")[1] for p in paths if p.startswith("overlays/") and p.count("/") >= 2}
-    return [n for n in names if n in touched]
+    return [name for name in names if name in reached]
 
 
 def head(root: Path) -> str:

@@ -28,23 +28,34 @@ def _kustomization(folder: Path) -> Path | None:
     return next((folder / name for name in KUSTOMIZATIONS if (folder / name).is_file()), None)
 
 
-def _named(folder: Path) -> list[Path] | None:
+def candidates(text: str, source: str) -> list[str] | None:
+    """The strings of a kustomization's text that may name a path (every string, and the path of key=path),
+    sorted; None when it is not bounded YAML. A pure function of the text: render_key.py keeps it."""
+    try:
+        doc = safe_yaml.load(text, source)
+    except safe_yaml.YAMLInputError:
+        return None
+    return sorted({name for text in _strings(doc) for name in {text, text.partition("=")[2]} - {""}  # key=path
+                   if "\n" not in name and len(name) < 4096})
+
+
+def _named(folder: Path, parse=candidates) -> list[Path] | None:
     """The existing paths folder's kustomization names ([] without one); None when it cannot be read."""
     kustomization = _kustomization(folder)
     if kustomization is None:
         return []
     try:
-        doc = safe_yaml.load(safe_yaml.read_text(kustomization), str(kustomization))
+        names = parse(safe_yaml.read_text(kustomization), str(kustomization))
     except safe_yaml.YAMLInputError:
         return None
-    return [(folder / name).resolve() for text in _strings(doc)
-            for name in {text, text.partition("=")[2]} - {""}  # configMapGenerator files may read key=path
-            if "\n" not in name and len(name) < 4096 and (folder / name).exists()]
+    return None if names is None else [(folder / name).resolve() for name in names if (folder / name).exists()]
 
 
-def inputs(source: Path, top: Path, known: dict[Path, list[Path] | None] | None = None) -> set[Path] | None:
+def inputs(source: Path, top: Path, known: dict[Path, list[Path] | None] | None = None,
+           parse=candidates) -> set[Path] | None:
     """The files and folders (relative to top) that source, an overlay folder or a YAML file, is built from.
-    known: what each folder's kustomization names, kept between calls on the same tree (bases are shared)."""
+    known: what each folder's kustomization names, kept between calls on the same tree (bases are shared);
+    parse: candidates, or a function that gives what it gives."""
     top, known = top.resolve(), {} if known is None else known
     found: set[Path] = set()
     pending = [Path(source).resolve()]
@@ -58,7 +69,7 @@ def inputs(source: Path, top: Path, known: dict[Path, list[Path] | None] | None 
         found.add(relative)
         if path.is_dir():
             if path not in known:
-                known[path] = _named(path)
+                known[path] = _named(path, parse)
             if known[path] is None:
                 return None
             pending += known[path]

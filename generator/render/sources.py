@@ -6,7 +6,9 @@ from functools import partial
 from pathlib import Path
 
 from generator.core import repo
-from generator.render.kustomize import load_documents, render
+from generator.render import cache
+from generator.render.kustomize import build, load_documents
+from generator.render.render_key import flush, Memo
 from trainer import safe_yaml
 from trainer.errors import UsageError
 
@@ -52,20 +54,35 @@ def resolve(paths: tuple[str, ...], use_all: bool) -> list[Path | str]:
     return inputs
 
 
-def _read(item: Path | str, label: str | None = None, allow_remote: bool = False) -> Source:
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity, as a container or taskset limits it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS has no affinity
+        return os.cpu_count() or 1
+
+
+def _read(item: Path | str, label: str | None = None, allow_remote: bool = False, memo: Memo | None = None) -> Source:
     """One input as text and objects: stdin and files read bounded (regular files only), overlays rendered."""
     label = "-" if item == "-" else label or label_for(Path(item))
     if item != "-" and Path(item).is_dir():
-        text = render(Path(item), allow_remote)
-        return Source(label, f"{label}/kustomization.yaml", text, load_documents(text, label))
+        text, docs = build(Path(item), allow_remote, memo, label)
+        return Source(label, f"{label}/kustomization.yaml", text, docs)
     text = safe_yaml.read_text(item, label)
     return Source(label, "" if item == "-" else label, text, load_documents(text, label))
 
 
-def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False) -> list[Source]:
-    """Every input read or rendered (labels: how to name them instead of their paths); kustomize runs
-    in parallel threads, since each render spends its time in its own process."""
-    workers = min(len(inputs), 2 * (os.cpu_count() or 2)) or 1
-    read = partial(_read, allow_remote=allow_remote)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order
+def load(inputs: list[Path | str], labels: list[str] | None = None, allow_remote: bool = False,
+         memo: Memo | None = None) -> list[Source]:
+    """Every input read or rendered (labels: how to name them instead of their paths). Renders the cache
+    holds cost no process; the others run kustomize in parallel threads, one per CPU this process may use
+    (each render spends its time in its own process). What they learnt is stored once all succeeded, and the
+    cache trimmed to its bound.
+    memo: what the command learnt of the tree before (its kustomizations), to share with what it asks next."""
+    memo = memo if memo is not None else Memo()
+    read = partial(_read, allow_remote=allow_remote, memo=memo)
+    with ThreadPoolExecutor(max_workers=min(len(inputs), cpus()) or 1) as pool:
+        loaded = list(pool.map(read, inputs, labels or [None] * len(inputs)))  # the first failure raises, in input order
+    if flush(memo):  # every render succeeded: store what they learnt, then trim the cache
+        cache.evict(cache.folder())
+    return loaded

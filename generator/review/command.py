@@ -13,6 +13,7 @@ from generator.core.schemas import policy
 from generator.policy.check import check
 from generator.render import sources
 from generator.render.kustomize import allow_remote_option
+from generator.render.render_key import Memo
 from generator.review import baseline
 from generator.review import markdown as comment
 from generator.review import measured
@@ -142,10 +143,11 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
     if full_path:
         check_full_path(full_path, [*inputs, *usage_files])
     version = kubernetes_version or str(policy()["kubernetes_version"])
-    current = sources.load(inputs, allow_remote=allow_remote)
+    memo = Memo()  # the kustomizations, read once for the renders and for what changed since --base
+    current = sources.load(inputs, allow_remote=allow_remote, memo=memo)
     result = check(current, version)
     after = baseline.sides(current, result)
-    before = baseline.before(base_ref, inputs, after, version, use_all, allow_remote) if base_ref else None
+    before = baseline.before(base_ref, inputs, after, version, use_all, allow_remote, memo.named) if base_ref else None
     compared = before is not None
     labels = [*after, *(label for label in (before or {}) if label not in after)]
     entries = [entry(label, after.get(label), (before or {}).get(label), compared) for label in labels]

@@ -25,6 +25,12 @@ ALLOWED = {
     ("generator/policy/api_schemas.py", "walk", "json.loads"): "a deep copy (json.loads of json.dumps), no file",
     ("generator/policy/sanitise.py", "_validator", "read_text"): "the vendored Kubernetes API schemas",
     ("generator/policy/sanitise.py", "_validator", "json.loads"): "the vendored Kubernetes API schemas",
+    # the render and check caches: keys hash inputs in chunks; entries are read through the gate, then checked
+    ("generator/render/render_key.py", "_file_digest", "open"): "an overlay input that is_file() found regular, hashed in 1 MiB chunks",
+    ("generator/render/render_key.py", "_reader", "read_bytes"): "the package's own modules, hashed into the key",
+    ("generator/policy/check_cache.py", "_files_digest", "read_bytes"): "nautilus's own code and schemas, hashed into the key",
+    ("generator/render/cache.py", "get", "json.loads"): "an entry read through the gate (size-bounded); any parse error is a miss",
+    ("generator/render/cache.py", "exact", "json.loads"): "a round trip of a value in memory, no file",
     # the output of the pinned tools, run by core/tools.py with a time limit and an output cap
     ("generator/core/kubectl_version.py", "client_version", "json.loads"): "`kubectl version -o json`, capped",
     ("generator/policy/kubeconform.py", "check", "json.loads"): "kubeconform's JSON report, capped",
