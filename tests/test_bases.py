@@ -5,6 +5,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from generator.core import quantity
+from generator.policy.workload import workload
 from kube_support import REPO, build, downward_env, kubeconform_strict
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
@@ -58,8 +59,8 @@ def test_every_pod_meets_nrp_rules(overlay):
             mounts = {m["name"] for m in container["volumeMounts"]}
             if "shm" in mounts:
                 assert quantity.parse(volumes["shm"]["emptyDir"]["sizeLimit"]) < quantity.parse(limits["memory"])
-            if "scratch" in mounts:
-                assert quantity.parse(volumes["scratch"]["emptyDir"]["sizeLimit"]) <= quantity.parse(requests["ephemeral-storage"])
+        if "scratch" in volumes:  # backed by the pod's request (the small init container `prepare` runs before, not beside)
+            assert quantity.parse(volumes["scratch"]["emptyDir"]["sizeLimit"]) <= workload(doc).total("ephemeral-storage")
         if doc["kind"] == "Job":
             job = doc["spec"]
             assert spec["restartPolicy"] == "Never" and job["backoffLimit"] >= 0
