@@ -68,6 +68,14 @@ def _data_size(obj: dict) -> int:
     return total
 
 
+@coded("configmap-key-twice")
+def configmap_key_twice(obj: dict, _):
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    if isinstance(data, dict) and isinstance(binary, dict):
+        for key in sorted(set(data) & set(binary), key=str):
+            yield f"key {key} is in both data and binaryData"
+
+
 @coded("configmap-size")
 def configmap_size(obj: dict, _):
     most = policy()["api"]["configmap_max_bytes"]

@@ -1,6 +1,6 @@
 """What the API server refuses, validate refuses: a differential test with the real API server as the oracle.
 
-Small mutations (tests/cluster/mutations.py) of the example overlays' rendered Jobs, Pods, claims and ConfigMaps,
+Small mutations (tests/cluster/mutations.py) of the example overlays' (and of two that `nautilus new` writes) rendered Jobs, Pods, claims and ConfigMaps,
 drawn from a fixed seed, are sent to the local control plane with a server-side dry run and to one `nautilus
 validate` run. A variant the server refuses and validate passes fails the test. A variant validate refuses and the
 server accepts is NRP policy: printed under its rule ids, each of which must be a rule of schemas/rules.yaml.
@@ -24,16 +24,17 @@ from generator.render.kustomize import load_documents, render
 from .mutations import MUTATIONS
 from .overlays import committed
 
-SEED = 20261207
-VARIANTS = 600
+SEED = int(os.environ.get("DIFFERENTIAL_SEED", "20261207"))      # another seed, more variants: a wider search
+VARIANTS = int(os.environ.get("DIFFERENTIAL_VARIANTS", "600"))
 KINDS = ("Job", "Pod", "PersistentVolumeClaim", "ConfigMap")
 
 
 @cache
-def originals() -> list[dict]:
-    """The rendered objects of the kinds users edit, from every committed example overlay (namespace: the test's)."""
+def originals(generated: tuple[Path, ...]) -> list[dict]:
+    """The rendered objects of the kinds users edit, from the committed examples and the overlays `nautilus new`
+    writes here (conftest.GENERATED; a fork may have removed the examples)."""
     objects = []
-    for folder in committed():
+    for folder in [*committed(), *generated]:
         for obj in load_documents(render(folder), str(folder)):
             if obj["kind"] in KINDS:
                 obj["metadata"].pop("namespace", None)
@@ -41,9 +42,9 @@ def originals() -> list[dict]:
     return objects
 
 
-def variants(seed: int = SEED, count: int = VARIANTS) -> list[tuple[str, dict]]:
+def variants(generated: dict[str, Path], seed: int = SEED, count: int = VARIANTS) -> list[tuple[str, dict]]:
     """count (label, object) pairs, each one mutation of one original; the same seed gives the same list."""
-    rng, objects, out = random.Random(seed), originals(), []
+    rng, objects, out = random.Random(seed), originals(tuple(generated[name] for name in sorted(generated))), []
     while len(out) < count:
         obj, mutation = copy.deepcopy(rng.choice(objects)), rng.choice(MUTATIONS)
         label = mutation(obj, rng)
@@ -91,8 +92,8 @@ def validate_errors(files: list[Path]) -> dict[str, set[str]]:
     return errors
 
 
-def test_validate_refuses_what_the_api_server_refuses(cluster, namespace, tmp_path):
-    items = variants()
+def test_validate_refuses_what_the_api_server_refuses(cluster, namespace, tmp_path, generated_overlays):
+    items = variants(generated_overlays)
     files = write(tmp_path, items, namespace)
     refused = server_refusals(cluster, tmp_path, namespace)
     errors = validate_errors(files)
@@ -119,8 +120,8 @@ def test_validate_refuses_what_the_api_server_refuses(cluster, namespace, tmp_pa
     assert not missed, f"{len(missed)} variant(s) the API server refuses pass validate:\n" + "\n".join(missed)
 
 
-def test_the_variants_are_deterministic_and_varied():
-    first, again = variants(count=60), variants(count=60)
+def test_the_variants_are_deterministic_and_varied(generated_overlays):
+    first, again = variants(generated_overlays, count=60), variants(generated_overlays, count=60)
     assert [label for label, _ in first] == [label for label, _ in again]
-    categories = {label.split(":")[0].split("/", 1)[1] for label, _ in variants()}
+    categories = {label.split(":")[0].split("/", 1)[1] for label, _ in variants(generated_overlays)}
     assert categories >= {"amounts", "GPUs", "names", "labels", "volumes", "probes", "env", "ports", "Job fields"}, categories
