@@ -8,6 +8,8 @@ from generator.core import examples, repo
 from generator.scaffold import written
 from trainer.errors import UsageError
 
+KEEP = ".gitkeep"
+
 
 @click.group(short_help="The template's example overlays (overlays/examples.yaml): remove them from a fork.")
 def examples_group():
@@ -46,6 +48,8 @@ def remove(discard_edits):
             written.keep_copy(folder)
         shutil.rmtree(folder)
     listing.unlink(missing_ok=True)
+    if not any(p.name != written.DISCARDED for p in overlays.iterdir()):
+        (overlays / KEEP).write_text("")  # git keeps no empty folder: a clone still has overlays/ for `nautilus new`
     removed = ", ".join(repo.relative(f) for f in present)
     click.echo(f"removed {removed or 'no folder'} and {repo.relative(listing)}; commit it: "
                "git add -A overlays && git commit -m \"Remove the template's example overlays\"")
