@@ -6,7 +6,7 @@ from ruamel.yaml import YAML
 
 from generator.core import quantity
 from generator.policy.workload import workload
-from kube_support import REPO, build, downward_env, kubeconform_strict
+from kube_support import REPO, build, downward_env, example_folders, kubeconform_strict
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 STAGES = ["storage", "data", "train"]
@@ -36,8 +36,7 @@ def test_kustomize_v5_fields_only():
         assert not DEPRECATED & set(YAML(typ="safe").load(path.read_text())), path
 
 
-@pytest.mark.parametrize("overlay", ["horse2zebra", "horse2zebra.dev", "horse2zebra.results", "monet2photo-4gpu",
-                                     "horse2zebra-2node"])
+@pytest.mark.parametrize("overlay", [p.name for p in example_folders()])  # none once a fork removed them
 def test_every_pod_meets_nrp_rules(overlay):
     ratio_max = Fraction(str(POLICY["requests"]["limit_ratio_max"]))
     pods = list(pod_specs(build(REPO / "overlays" / overlay)))
@@ -87,7 +86,7 @@ def test_data_job_stays_off_gpu_nodes_and_train_prepares_first():
         "torchrun --nproc-per-node=gpu -m trainer.train --config /etc/nautilus/train.yaml --root /data"
 
 
-@pytest.mark.parametrize("overlay", ["horse2zebra", "horse2zebra.dev", "monet2photo-4gpu", "horse2zebra-2node"])
+@pytest.mark.parametrize("overlay", [p.name for p in example_folders() if not p.name.endswith(".results")])
 def test_every_container_sees_its_own_requests(overlay):
     """The downward API hands each container its requests, limits, project and stage (trainer/usage.py)."""
     from trainer.usage import Requests
