@@ -14,6 +14,7 @@ from generator.policy import command as validate
 from generator.render import command as build
 from generator.review import command as report
 from generator.scaffold import command as scaffold
+from generator.scaffold import examples
 from trainer.errors import DEBUG_ENV, one_line, UNEXPECTED, UsageError
 
 PACKAGE = "nautilus-ml-template"  # pyproject.toml's name: `nautilus --version` reads its installed version
@@ -83,3 +84,4 @@ def main(ctx):
 
 for command in (scaffold.new, scaffold.init, build.build, validate.validate, report.report, demo.demo, deploy.gitops):
     main.add_command(command)
+main.add_command(examples.examples_group, name="examples")

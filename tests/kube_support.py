@@ -21,7 +21,8 @@ K8S_VERSION = "1.33.0"
 def examples() -> dict[str, list[str]]:
     """The committed example overlays (overlays/examples.yaml): name -> the `nautilus new` arguments that wrote it.
     Tests check these; a user's own overlays beside them are checked by `nautilus validate --all` (CI's review job)."""
-    return YAML(typ="safe").load((REPO / "overlays" / "examples.yaml").read_text())
+    listing = REPO / "overlays" / "examples.yaml"  # a fork that ran `nautilus examples remove` has none
+    return (YAML(typ="safe").load(listing.read_text()) or {}) if listing.is_file() else {}
 
 
 def example_folders() -> list[Path]:
@@ -41,7 +42,9 @@ def make_fork(folder: Path, remote: str | None = None) -> Path:
     working tree, committed on main), with `origin` at remote."""
     for part in ("base", "schemas", "trainer", *(f"overlays/{p.name}" for p in example_folders())):
         shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "overlays" / "examples.yaml", folder / "overlays" / "examples.yaml")
+    (folder / "overlays").mkdir(parents=True, exist_ok=True)
+    if (REPO / "overlays" / "examples.yaml").is_file():
+        shutil.copy(REPO / "overlays" / "examples.yaml", folder / "overlays" / "examples.yaml")
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "fork")

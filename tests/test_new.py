@@ -299,3 +299,25 @@ def test_an_overlay_without_a_record_counts_as_edited(tmp_path):
     (tmp_path / "p/.nautilus-written.sha256").unlink()  # written by hand, or by a nautilus that kept no record
     result = nautilus("new", "p", "--namespace", "ns", "--force", "--output-dir", tmp_path)
     assert result.exit_code == 2 and "(kustomization.yaml, resources.yaml, storage.yaml, train.yaml)" in result.output
+
+
+def test_the_train_container_sets_the_pods_request_and_the_init_container_is_small(tmp_path):
+    """The init container `prepare` only checks that the dataset is published: sized by schemas/sizing.yaml's
+    `prepare` in base/train, never in the overlay, so what the user edits in resources.yaml is the pod's request."""
+    from generator.core.schemas import sizing
+    from generator.policy.workload import workload
+    from generator.scaffold.options import limits
+
+    ratio = Fraction(str(POLICY["requests"]["generator_limit_ratio"]))
+    base = next(d for d in build(REPO / "base" / "train") if d["kind"] == "Job")["spec"]["template"]["spec"]
+    want = {k: str(v) for k, v in sizing()["prepare"].items()}
+    prepare = base["initContainers"][0]["resources"]
+    assert prepare == {"requests": want, "limits": {k: limits(v, ratio, "cpu" if k == "cpu" else "bytes") for k, v in want.items()}}
+
+    assert nautilus("new", "p", "--namespace", "ns", "--output-dir", tmp_path).exit_code == 0
+    resources = tmp_path / "p" / "resources.yaml"
+    assert "initContainers" not in YAML(typ="safe").load(resources.read_text())["spec"]["template"]["spec"]
+    text = resources.read_text().replace('cpu: "2"', 'cpu: "1"').replace("cpu: 2200m", "cpu: 1100m")
+    resources.write_text(text)
+    job = by_kind_name(build(tmp_path / "p"))[("Job", "p-train")]
+    assert workload(job).total("cpu") == 1 and workload(job).total("cpu", "limits") == Fraction(11, 10)

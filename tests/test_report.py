@@ -73,6 +73,22 @@ def test_cells_of_a_known_overlay(tmp_path):
     assert overlay["findings"] == {"errors": 0, "warnings": 0}
 
 
+def test_a_figure_an_init_container_sets_names_it(tmp_path):
+    """The pod's request is the larger of its largest init container and its containers' sum: when the init
+    container's is larger, the cell says so, since the number in the overlay's train container is not the pod's."""
+    project = copy_project(tmp_path)
+    job = load_yaml(project / "base/job.yaml")
+    pod = job["spec"]["template"]["spec"]
+    init = {"name": "prepare", "image": pod["containers"][0]["image"], "command": ["python", "-m", "trainer.prepare"],
+            "securityContext": pod["containers"][0].get("securityContext", {}),
+            "resources": {"requests": {"cpu": "16", "memory": "1Gi"}, "limits": {"cpu": "16", "memory": "1Gi"}}}
+    pod["initContainers"] = [init]
+    write_yaml(project / "base/job.yaml", job)
+    _, report, _ = run_json("report", project / "overlays/demo")
+    cells = [w["after"] for w in report["overlays"][0]["workloads"] if w["after"]["kind"] == "Job"][0]
+    assert (cells["cpu"], cells["memory"]) == ("16 / 16 (init container prepare)", JOB_AFTER["memory"])
+
+
 def test_base_shows_before_and_after_per_cell(repo):
     before_status = status(repo)
     code, report, _ = run_json("report", "overlays/demo", "--base", "HEAD~1")

@@ -90,3 +90,20 @@ def is_current(root: Path, reference: str) -> bool | None:
     if not colon or "/" in image_tag or image_name != published.name:
         return None
     return image_tag == published.tag or tag(root, f"refs/tags/{image_tag}") == published.tag
+
+
+def uncommitted(root: Path) -> list[str]:
+    """The image's sources (SOURCES) changed, added or deleted but not committed: the tag, which is HEAD's, lacks them."""
+    changed = _git(root, "diff", "--name-only", "HEAD", "--", *SOURCES) or ""
+    added = _git(root, "ls-files", "--others", "--exclude-standard", "--", *SOURCES) or ""
+    return sorted(set(changed.splitlines()) | set(added.splitlines()))
+
+
+def uncommitted_warning(root: Path | None) -> str | None:
+    """One line when the repository at root has trainer changes its image tag does not contain, else None."""
+    changed = uncommitted(root) if root is not None else []
+    if not changed or tag(root) is None:
+        return None
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return (f"warning: uncommitted changes in the trainer's code ({shown}) are not in the image tag {tag(root)}, which is "
+            "the last commit's; commit them and push a branch (README step 3): the image workflow builds its tag")

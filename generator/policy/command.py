@@ -1,6 +1,9 @@
 """`nautilus validate`: kubeconform (API schemas, offline) + NRP policy + train.yaml, over overlays or files."""
 import click
 
+from generator.core import examples, repo
+from generator.core import published_image as published
+
 from generator.core.schemas import policy
 from generator.policy.check import check
 from generator.policy.findings import FORMATS
@@ -31,9 +34,33 @@ def validate(paths, use_all, output, kubernetes_version, ignore_missing_schemas,
         click.echo(rules_table(), nl=False)
         return
     version = kubernetes_version or str(policy()["kubernetes_version"])
-    result = check(sources.load(sources.resolve(paths, use_all), allow_remote=allow_remote), version, ignore_missing_schemas)
+    loaded = sources.load(sources.resolve(paths, use_all), allow_remote=allow_remote)
+    result = check(loaded, version, ignore_missing_schemas)
+    quiet = _examples_notes(result) if use_all else 0
     text = FORMATS[output](result)
     if text:
         click.echo(text)
+    stale = _uncommitted_trainer(loaded)
+    if stale:
+        click.echo(stale, err=True)
+    if quiet:
+        click.echo(f"{quiet} note(s) on the template's example overlays (overlays/examples.yaml) not shown; "
+                   f"{examples.NOTE}", err=True)
     click.echo(result.summary(), err=True)
     raise SystemExit(result.exit_code())
+
+
+def _examples_notes(result) -> int:
+    """Leave out the notes (info findings) on the template's examples: a fork's --all is about the fork. Their
+    errors and warnings stay. Returns how many were left out."""
+    kept_out = examples.labels(result.sources)
+    notes = [f for f in result.findings if f.severity == "info" and f.source in kept_out]
+    result.findings = [f for f in result.findings if f not in notes]
+    return len(notes)
+
+
+def _uncommitted_trainer(loaded) -> str | None:
+    """The warning of uncommitted trainer changes, when an overlay checked runs this repository's own image."""
+    root = repo.find()
+    own = published.name(root) if root is not None else None
+    return published.uncommitted_warning(root) if own and any(f"{own}:" in s.text for s in loaded) else None

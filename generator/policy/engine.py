@@ -6,7 +6,7 @@ import jsonschema
 
 from generator.core.schemas import annotation, policy, Rule, rule_schemas, rules, train_config_schema
 from generator.policy import references, sweeps
-from generator.policy import rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401 (they register coded rules)
+from generator.policy import rules_api, rules_config, rules_image, rules_placement, rules_resources, rules_storage  # noqa: F401 (they register coded rules)
 from generator.policy.findings import Finding, Waiver
 from generator.policy.registry import CODED
 from generator.policy.sanitise import sanitised

@@ -22,8 +22,8 @@ def namespace_default(obj: dict, _):
 
 
 def _key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _PREFIX.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _PREFIX.match(prefix)):
         return "its prefix is not a lowercase DNS name"
     if len(name) > 63 or not _NAME.match(name):
         return "its name is not 1-63 letters, digits, '-', '_' or '.' between letters or digits"
@@ -44,11 +44,38 @@ def _label_maps(node, path=""):
             yield from _label_maps(value, f"{path}[{index}]")
 
 
+def _selector_keys(node, path=""):
+    """(where, key) for every key of a node selector requirement (matchExpressions) and of a toleration."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else key
+            if key in ("matchExpressions", "tolerations") and isinstance(value, list):
+                yield from ((f"{where}[{i}]", item["key"]) for i, item in enumerate(value)
+                            if isinstance(item, dict) and isinstance(item.get("key"), str) and item["key"])
+            elif isinstance(value, (dict, list)) and key not in ("data", "binaryData", "stringData"):
+                yield from _selector_keys(value, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _selector_keys(value, f"{path}[{index}]")
+
+
+def _annotations_size(obj: dict) -> int:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items()) if isinstance(annotations, dict) else 0
+
+
 @coded("label-syntax")
 def label_syntax(obj: dict, _):
+    most = policy()["api"]["annotations_max_bytes"]
+    if _annotations_size(obj) > most:
+        yield f"metadata.annotations hold {_annotations_size(obj):,} bytes, more than the API's {most:,}"
+    for where, key in _selector_keys(obj):
+        problem = _key_problem(key)
+        if problem:
+            yield f"{where} key {key!r}: {problem}"
     for where, mapping, with_values in _label_maps(obj):
         for key, value in mapping.items():
-            problem = _key_problem(str(key))
+            problem = _key_problem(str(key) if with_values else str(key).lower())  # annotation keys: any case
             if problem:
                 yield f"{where} key {key!r}: {problem}"
             if with_values and isinstance(value, str) and (len(value) > 63 or not _VALUE.match(value)):

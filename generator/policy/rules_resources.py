@@ -105,6 +105,8 @@ def shm_size_limit(w: Workload, _):
         if size is None:
             yield f"memory emptyDir {name} has no sizeLimit"
             continue
+        if not quantity.is_quantity(size):
+            continue  # the quantity rule reports it
         for container in mounts(w.pod, name):
             limit = resources(container, "limits").get("memory")
             if limit is None or _cap(size) >= _cap(limit):
@@ -128,7 +130,7 @@ def scratch_max(w: Workload, _):
     for name, empty_dir in _empty_dirs(w, memory=False):
         size = empty_dir.get("sizeLimit")
         writers = [c for c in mounts(w.pod, name) if "ephemeral-storage" in resources(c, "requests")]
-        if size is None or _cap(size) <= cap or not writers:
+        if size is None or not quantity.is_quantity(size) or _cap(size) <= cap or not writers:
             continue
         requested = sum((_cap(resources(c, "requests")["ephemeral-storage"]) for c in writers), Fraction(0))
         if _cap(size) > ratio * requested:

@@ -44,3 +44,6 @@ def name_duplicate(w: Workload, _):
         yield f"two containers (or init containers) are named {name}"
     for name in _twice(v.get("name") for v in w.pod.get("volumes") or []):
         yield f"two volumes are named {name}"
+    for container in w.containers():
+        for name in _twice(p.get("name") for p in container.get("ports") or [] if p.get("name")):
+            yield f"container {container.get('name')} has two ports named {name}"

@@ -74,13 +74,21 @@ class Workload:
         found = list(self.pod.get("containers") or [])
         return found + list(self.pod.get("initContainers") or []) if init else found
 
+    def _amount(self, container: dict, resource: str, side: str) -> Fraction:
+        return sum((quantity.parse(v) for k, v in resources(container, side).items() if k in resource_names(resource)),
+                   Fraction(0))
+
     def total(self, resource: str, side: str = "requests") -> Fraction:
         """What the pod holds: the sum over containers, or the largest init container when bigger."""
-        def amount(container):
-            return sum((quantity.parse(v) for k, v in resources(container, side).items() if k in resource_names(resource)),
-                       Fraction(0))
-        running = sum((amount(c) for c in self.pod.get("containers") or []), Fraction(0))
-        return max([running, *(amount(c) for c in self.pod.get("initContainers") or [])])
+        running = sum((self._amount(c, resource, side) for c in self.pod.get("containers") or []), Fraction(0))
+        return max([running, *(self._amount(c, resource, side) for c in self.pod.get("initContainers") or [])])
+
+    def set_by_init(self, resource: str, side: str = "requests") -> str | None:
+        """The init container whose amount is the pod's (larger than the containers' sum), if one is."""
+        running = sum((self._amount(c, resource, side) for c in self.pod.get("containers") or []), Fraction(0))
+        larger = [(self._amount(c, resource, side), str(c.get("name"))) for c in self.pod.get("initContainers") or []
+                  if self._amount(c, resource, side) > running]
+        return max(larger)[1] if larger else None
 
     def gpus(self) -> Fraction:
         return self.total("gpu", "limits") or self.total("gpu", "requests")

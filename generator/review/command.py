@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from generator.core import quantity, repo
+from generator.core import examples, quantity, repo
 from generator.core.schemas import policy
 from generator.policy.check import check
 from generator.render import sources
@@ -151,12 +151,14 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
     compared = before is not None
     labels = [*after, *(label for label in (before or {}) if label not in after)]
     entries = [entry(label, after.get(label), (before or {}).get(label), compared) for label in labels]
+    kept_out = example_labels(labels)
     data = {
         "base": base_ref,
         "summary": summary(entries, after, before) if compared else None,
         "overlays": entries,
-        "totals": {"before": totals([r for s in before.values() for r in s.rows]) if compared else None,
-                   "after": totals([r for s in after.values() for r in s.rows])},
+        "totals": {"before": totals([r for label, s in before.items() if label not in kept_out for r in s.rows]) if compared else None,
+                   "after": totals([r for label, s in after.items() if label not in kept_out for r in s.rows])},
+        "examples_left_out": sorted(kept_out & set(labels)),
         "findings": {"errors": len(result.errors), "warnings": len(result.warnings), "waived": len(result.waivers)},
         "formula": formula(),
         "usage": measured.entries(list(usage_files), {label: side.rows for label, side in after.items()}),
@@ -172,6 +174,13 @@ def report(paths, use_all, base_ref, output, max_bytes, full_path, kubernetes_ve
         except OSError as exc:
             raise UsageError(f"cannot write {full_path} ({exc.strerror})", "pass --full a file in a writable folder") from exc
     click.echo(comment.markdown(data, limit) + usage, nl=False)
+
+
+def example_labels(labels: list[str]) -> set[str]:
+    """The template's examples among the report's overlays, kept out of its totals; none when every overlay is
+    an example (the template itself), so that its report still totals something."""
+    found = examples.labels(labels)
+    return found if found != set(labels) else set()
 
 
 def budget(max_bytes: int, usage: str) -> int:

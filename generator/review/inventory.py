@@ -48,6 +48,12 @@ def _pair(container_sum, fmt) -> str:
     return f"{fmt(request) if request else '-'} / {fmt(limit) if limit else '-'}" if request or limit else "-"
 
 
+def _set_by(w, resource: str) -> str:
+    """Said after a figure that an init container sets (it is larger than the containers' sum): not the obvious one."""
+    names = {w.set_by_init(resource, side) for side in ("requests", "limits")} - {None}
+    return f" (init container {', '.join(sorted(names))})" if names else ""
+
+
 def _hours(seconds) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -104,10 +110,10 @@ def _workload_row(obj, w) -> Row:
         gpu_hours = float(gpus * pods * runtime) / 3600
     cells = {
         "gpus": str(gpus), "gpu_type": _gpu_type(w),
-        "cpu": _pair(summed("cpu"), quantity.format_cpu),
-        "memory": _pair(summed("memory"), quantity.format_bytes),
+        "cpu": _pair(summed("cpu"), quantity.format_cpu) + _set_by(w, "cpu"),
+        "memory": _pair(summed("memory"), quantity.format_bytes) + _set_by(w, "memory"),
         "shm": quantity.format_bytes(shm) if shm else "-",
-        "ephemeral": _pair(summed("ephemeral-storage"), quantity.format_bytes),
+        "ephemeral": _pair(summed("ephemeral-storage"), quantity.format_bytes) + _set_by(w, "ephemeral-storage"),
         "storage": "-", "pods": pods_shown,
         "max_runtime": _hours(runtime) if runtime else "unbounded",
         "gpu_hours": "unbounded" if gpu_hours is None else f"{gpu_hours:g}", "variants": "-",

@@ -8,6 +8,7 @@ summary too long on its own (thousands of changed workloads or findings) is shor
 each list and a count of the rest. Text that comes from manifests (names, waiver reasons, messages) is
 escaped and shortened: it is untrusted.
 """
+from generator.core.examples import NOTE
 from generator.review.inventory import COLUMNS, shown_columns
 
 MIN_BYTES = 4000
@@ -89,6 +90,7 @@ def _summary(data: dict, shown: int | None = None) -> list[str]:
              + ".", ""]
     before = data["totals"]["before"]
     lines += _table(["total", "before", "after"], [[k, before[k], v] for k, v in data["totals"]["after"].items()]) + [""]
+    lines += _examples_note(data)
     if s["workloads"]:
         lines += _table(["overlay", "change", "kind", "name", "what changes"],
                         [[w["source"], w["change"], w["kind"], w["name"], _cells(w["cells"])] for w in s["workloads"][:shown]])
@@ -137,9 +139,16 @@ def _left_out(folded_tables: bool, rows_dropped: list[str], tables_dropped: list
             "summary of this check's run and in its `nautilus-report` artifact.", ""] if said else []
 
 
+def _examples_note(data: dict) -> list[str]:
+    left_out = data.get("examples_left_out") or []
+    return [f"Totals leave out the template's {len(left_out)} example overlay(s) ({', '.join(f'`{_text(x)}`' for x in left_out)}; "
+            f"overlays/examples.yaml); {NOTE}.", ""] if left_out else []
+
+
 def _footer(data: dict) -> list[str]:
     f = data["findings"]
     lines = [] if data["base"] else ["### All overlays", "", *_table(["total", "value"], data["totals"]["after"].items()), ""]
+    lines += [] if data["base"] else _examples_note(data)  # with a base, the summary says it
     return lines + [f"Findings over all: {f['errors']} error(s), {f['warnings']} warning(s), {f['waived']} waived.", "",
                     f"<sub>{data['formula']}</sub>", ""]
 

@@ -81,6 +81,7 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     sized = sizing.train(gpus)  # measured defaults, scaled by the GPU count; explicit options win
     cpu, memory, shm = cpu or sized["cpu"], memory or sized["memory"], shm or sized["shm"]
     output_dir = output_dir if output_dir is not None else repo.overlays()
+    own_image = image is None  # the repository's own image (its content tag), not one named with --image
     image, image_warning = (image, None) if image else default_image()
     project = options.Project(
         name=name, namespace=namespace,
@@ -108,6 +109,9 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
         click.echo(f"note: replaced the edited {folder}; its files as they were are in {copy}", err=True)
     if image_warning:
         click.echo(image_warning, err=True)
+    stale = own_image and not image_warning and published.uncommitted_warning(repo.find())
+    if stale:
+        click.echo(stale, err=True)
     modes = policy["storage_classes"][storage_class]
     if "ReadWriteMany" not in modes:
         click.echo(f"warning: {storage_class} is ReadWriteOnce: the data and train Jobs cannot use it at once on "

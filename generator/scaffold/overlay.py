@@ -74,7 +74,6 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
 
     resources = yamlio.load(TEMPLATES / "overlay/resources.yaml")
     spec = resources["spec"]["template"]["spec"]
-    spec["initContainers"][0]["resources"] = container_resources(p, ratio, 0)
     spec["containers"][0]["resources"] = container_resources(p, ratio, p.gpus)
     spec["volumes"][0]["emptyDir"]["sizeLimit"] = p.shm
     spec["volumes"][1]["emptyDir"]["sizeLimit"] = p.scratch

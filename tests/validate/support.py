@@ -52,6 +52,8 @@ def build_case(case: dict) -> dict:
         pointer_delete(doc, pointer)
     for pointer, value in (case.get("set") or {}).items():
         pointer_set(doc, pointer, value)
+    for pointer, size in (case.get("grow") or {}).items():  # a string of this many characters (size limits)
+        pointer_set(doc, pointer, "x" * size)
     return doc
 
 
