@@ -6,6 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from trainer import inputs
+from trainer.errors import UsageError
+
 RECORD = ".nautilus-written.sha256"  # sha256sum's format: `sha256sum -c .nautilus-written.sha256` checks by hand
 RECORD_MAX = 2**20
 DISCARDED = ".discarded"              # <output dir>/.discarded/<folder>-<UTC time>-<random>/, ignored by git
@@ -29,9 +32,12 @@ def record(folder: Path) -> None:
 def _recorded(folder: Path) -> dict[str, str]:
     """{path: sha256} as last written; {} when there is no record (every file then counts as edited)."""
     path = folder / RECORD
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > RECORD_MAX:
+    if path.is_symlink():
         return {}
-    lines = path.read_text(errors="replace").splitlines()
+    try:
+        lines = inputs.read_bytes(path, str(path), RECORD_MAX).decode("utf-8", "replace").splitlines()
+    except UsageError:  # absent, not a regular file, or too large: no record
+        return {}
     return {name: digest for digest, _, name in (line.partition("  ") for line in lines)}
 
 
