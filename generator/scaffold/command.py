@@ -145,6 +145,7 @@ def default_image() -> tuple[str, str | None]:
     here = repo.find()
     found = published.image(here) if here else None
     if found:
+        found.check()  # an invalid derived name is blamed on its source, not on --image
         return str(found), None
     return _DEFAULTS["image"], (f"warning: no image of this repository (no GitHub remote `origin` or {published.VARIABLE}, "
                                 f"or no committed trainer/): wrote the template's {_DEFAULTS['image']}; pass --image to choose")
