@@ -31,6 +31,9 @@ def written_image(overlay) -> str:
     ("git@github.com:JaneDoe/Cells.git", "ghcr.io/janedoe/cells/trainer"),
     ("ssh://git@github.com/Lab-X/My.Repo.git", "ghcr.io/lab-x/my.repo/trainer"),
     ("https://token@github.com/nautilus-ml/nautilus-ml-template/", "ghcr.io/nautilus-ml/nautilus-ml-template/trainer"),
+    ("https://GitHub.com/JaneDoe/Cells.git", "ghcr.io/janedoe/cells/trainer"),   # scheme and host in any case
+    ("HTTPS://GITHUB.COM/JaneDoe/Cells", "ghcr.io/janedoe/cells/trainer"),
+    ("https://github.com/Jäne/Cells", None),                                     # not a GitHub name
     ("https://gitlab.nrp-nautilus.io/group/project.git", None),
     ("/srv/git/cells", None),
 ])

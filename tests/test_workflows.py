@@ -260,7 +260,8 @@ def workflow_image(fork: Path, repository: str, variable: str, output: Path) -> 
     review = load(REPO / ".github" / "workflows" / "ci.yml")["jobs"]["review"]
     assert step["env"] == repository_variable and review["env"] == repository_variable
     env = {"PATH": os.environ["PATH"], "GITHUB_REPOSITORY": repository, "GITHUB_OUTPUT": str(output), "TRAINER_IMAGE": variable}
-    subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=fork, env=env, check=True)
+    subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=fork, env=env, check=True,
+                   capture_output=True, text=True)
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert values["host"] == values["name"].split("/")[0]
     return f"{values['name']}:{values['tag']}"
@@ -273,6 +274,8 @@ def workflow_image(fork: Path, repository: str, variable: str, output: Path) -> 
     ("Lab-X/My.Repo", "ssh://git@github.com/Lab-X/My.Repo", "", "ghcr.io/lab-x/my.repo/trainer"),
     ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells", "gitlab-registry.nrp-nautilus.io/Lab/Cells/trainer",
      "gitlab-registry.nrp-nautilus.io/lab/cells/trainer"),
+    ("JaneDoe/Cells", "https://GitHub.com/JaneDoe/Cells.git", "", "ghcr.io/janedoe/cells/trainer"),  # the host in any case
+    ("JaneDoe/Cells", "git@GITHUB.COM:JaneDoe/Cells.git", "", "ghcr.io/janedoe/cells/trainer"),
 ])
 def test_image_workflow_and_nautilus_new_agree(tmp_path, monkeypatch, repository, remote, variable, name):
     fork = make_fork(tmp_path / "fork", remote)
@@ -287,6 +290,26 @@ def test_image_workflow_and_nautilus_new_agree(tmp_path, monkeypatch, repository
     (fork / "trainer/README.md").write_text("other trainer code\n")
     git(fork, "commit", "-qam", "trainer change")
     assert workflow_image(fork, repository, variable, tmp_path / "again") != pushed  # the tag follows the code
+
+
+@pytest.mark.parametrize("repository, remote, variable, source", [
+    ("JaneDoe/.github", "https://github.com/JaneDoe/.github", "", ("repository name", "the git remote origin")),
+    ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells", "registry.example.org/lab cells/trainer",
+     ("repository variable TRAINER_IMAGE", "TRAINER_IMAGE")),
+    ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells", "-lab/trainer", ("repository variable TRAINER_IMAGE", "TRAINER_IMAGE")),
+    ("JaneDoe/Cells", "https://github.com/JaneDoe/Cells", "registry.example.org/" + "x" * 250,
+     ("repository variable TRAINER_IMAGE", "TRAINER_IMAGE")),
+])
+def test_image_workflow_and_nautilus_new_refuse_the_same_invalid_names(tmp_path, monkeypatch, repository, remote,
+                                                                       variable, source):
+    fork = make_fork(tmp_path / "fork", remote)
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        workflow_image(fork, repository, variable, tmp_path / "github-output")
+    assert f"::error::the image name that the {source[0]}" in failed.value.stdout
+    monkeypatch.chdir(fork)
+    monkeypatch.setenv("TRAINER_IMAGE", variable)
+    result = CliRunner().invoke(nautilus_cli, ["new", "p", "--namespace", "ns"])
+    assert result.exit_code == 2 and f"error: the image name that {source[1]}" in result.output, result.output
 
 
 def test_image_is_published_on_every_push_to_a_branch_and_on_demand():

@@ -40,11 +40,21 @@ def changed(ref: str, repo: Path) -> set[Path]:
     return {Path(name.rstrip("/")) for name in diff + loose if name}
 
 
+def _inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's data filter, except that what it refuses is left out rather than ending the extraction: a link
+    to an absolute path or out of the tree (a committed `.venv`, a link to /usr/bin/python), a device."""
+    try:
+        return tarfile.data_filter(member, path)
+    except tarfile.FilterError:
+        return None
+
+
 @contextmanager
 def checkout(ref: str, repo: Path):
-    """A temporary folder holding the tree of ref (via `git archive`)."""
+    """A temporary folder holding the tree of ref (via `git archive`), links out of the tree left out: what
+    reads through one then finds nothing there, as kustomize would refuse to follow it."""
     archive = _git("archive", "--format=tar", commit(ref, repo), cwd=repo, binary=True)
     with tempfile.TemporaryDirectory(prefix="nautilus-base-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, filter=_inside)
         yield Path(tmp)

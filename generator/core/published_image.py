@@ -2,8 +2,9 @@
 
 .github/workflows/image.yml computes the same in shell (tests/test_workflows.py runs that shell against this):
 - name: the repository variable TRAINER_IMAGE when set (here: the environment variable of that name), else
-  ghcr.io/<owner>/<repo>/trainer of the GitHub repository (here: of the `origin` remote); lower-cased, as
-  registries require;
+  ghcr.io/<owner>/<repo>/trainer of the GitHub repository (here: of the `origin` remote, its scheme and host
+  in any case); lower-cased, as registries require; a name outside the registries' grammar is refused,
+  naming where it came from;
 - tag: `src-` and 12 hex digits of the sha256 of the git object ids of what goes into the image
   (SOURCES at HEAD, one per line): the same trainer code gives the same tag, in CI and on a laptop.
 """
@@ -15,19 +16,35 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from generator.core import image_ref
+from trainer.errors import UsageError
+
 VARIABLE = "TRAINER_IMAGE"
 SOURCES = ("trainer", "schemas/train-config.schema.json")  # the image's build context and the file copied into it
 TAG_PREFIX = "src-"
-GITHUB_REMOTE = re.compile(r"^(?:[a-z+]+://)?(?:[^@/]+@)?github\.com(?::\d+)?[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+# https://, ssh:// or scp-like git@host:, the host in any case (https://GitHub.com/...), an ASCII owner and repository
+GITHUB_REMOTE = re.compile(r"^(?:[a-z+]+://)?(?:[^@/]+@)?github\.com(?::[0-9]+)?[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)"
+                           r"(?:\.git)?/?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Image:
     name: str
     tag: str
+    source: str = VARIABLE  # where the name came from, for messages: TRAINER_IMAGE or the git remote origin (URL)
 
     def __str__(self) -> str:
         return f"{self.name}:{self.tag}"
+
+    def check(self) -> None:
+        """A UsageError naming the source when the name is outside the registries' grammar (image_ref.py)."""
+        try:
+            image_ref.parse(str(self))
+        except ValueError as exc:
+            fix = (f"set {VARIABLE} to a lowercase name such as registry/group/trainer (or unset it), or pass --image"
+                   if self.source == VARIABLE else
+                   f"pass --image, or set {VARIABLE} to the name your image workflow publishes")
+            raise UsageError(f"the image name that {self.source} gives is not valid: {exc}", fix) from None
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -48,12 +65,25 @@ def tag_of(object_ids: list[str]) -> str:
     return TAG_PREFIX + hashlib.sha256("".join(f"{i}\n" for i in object_ids).encode()).hexdigest()[:12]
 
 
-def name(root: Path) -> str | None:
-    """The image name the repository at root publishes; None when neither TRAINER_IMAGE nor a GitHub origin says."""
+def named(root: Path) -> tuple[str, str] | None:
+    """(the image name the repository at root publishes, where it came from); None when neither TRAINER_IMAGE
+    nor a GitHub origin says."""
     if os.environ.get(VARIABLE):
-        return os.environ[VARIABLE].lower()
+        return os.environ[VARIABLE].lower(), VARIABLE
     url = _git(root, "remote", "get-url", "origin")
-    return name_from_remote(url) if url else None
+    found = name_from_remote(url) if url else None
+    return (found, f"the git remote origin ({_without_credentials(url)})") if found else None
+
+
+def _without_credentials(url: str) -> str:
+    """url as a message may show it: the user and token of https://user:token@host/... left out."""
+    return re.sub(r"^([a-z+]+://)[^@/]*@", r"\1", url, flags=re.IGNORECASE)
+
+
+def name(root: Path) -> str | None:
+    """The image name the repository at root publishes, or None (named)."""
+    found = named(root)
+    return found[0] if found else None
 
 
 def tag(root: Path, ref: str = "HEAD") -> str | None:
@@ -64,8 +94,8 @@ def tag(root: Path, ref: str = "HEAD") -> str | None:
 
 def image(root: Path) -> Image | None:
     """The image the repository at root publishes for its current (committed) trainer code."""
-    found_name, found_tag = name(root), tag(root)
-    return Image(found_name, found_tag) if found_name and found_tag else None
+    found_name, found_tag = named(root), tag(root)
+    return Image(found_name[0], found_tag, found_name[1]) if found_name and found_tag else None
 
 
 @cache

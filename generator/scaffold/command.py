@@ -1,4 +1,5 @@
 """`nautilus new` (one project's overlay) and `nautilus init` (the bases, into another repository)."""
+import os
 import shutil
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from generator.core import published_image as published
 from generator.core import repo
 from generator.core.schemas import policy as nrp_policy
 from generator.scaffold import options, overlay, sizing, written
-from trainer.atomic import check_parent, replace_folders
+from trainer.atomic import check_parent, check_targets, replace_folders
 from trainer.errors import UsageError
 from trainer.variants import MAX_VARIANTS
 
@@ -96,13 +97,14 @@ def new(name, namespace, gpus, gpu_products, allow_unknown_product, gpu_resource
     options.check(project, policy)
     check_parent(output_dir)
     dev, results = f"{name}.dev", f"{name}.results"
-    writers = {name: lambda folder: overlay.overlay(project, policy, folder),
-               results: lambda folder: overlay.results_overlay(project, folder)}
+    writers = {name: lambda folder: overlay.overlay(project, policy, folder, output_dir),
+               results: lambda folder: overlay.results_overlay(project, folder, output_dir)}
     if dev_pod:
-        writers[dev] = lambda folder: overlay.dev_overlay(project, policy, folder)
+        writers[dev] = lambda folder: overlay.dev_overlay(project, policy, folder, output_dir)
     for folder in writers:
-        if (output_dir / folder).exists() and not force:
+        if os.path.lexists(output_dir / folder) and not force:
             raise UsageError(f"{output_dir / folder} already exists", "pass --force to replace it")
+    check_targets(output_dir, writers)
     copies = {folder: written.keep_copy(folder) for folder in edited_folders(output_dir, writers, discard_edits)}
     replace_folders(output_dir, {folder: recorded(write) for folder, write in writers.items()})
     for folder, copy in copies.items():
@@ -147,6 +149,7 @@ def default_image() -> tuple[str, str | None]:
     here = repo.find()
     found = published.image(here) if here else None
     if found:
+        found.check()  # an invalid derived name is blamed on its source, not on --image
         return str(found), None
     return _DEFAULTS["image"], (f"warning: no image of this repository (no GitHub remote `origin` or {published.VARIABLE}, "
                                 f"or no committed trainer/): wrote the template's {_DEFAULTS['image']}; pass --image to choose")
@@ -164,8 +167,9 @@ def init(directory, force):
       cd ../my-research-repo && nautilus new myproject --namespace gp-engine-lab
     """
     check_parent(directory)
-    if (directory / "base").exists() and not force:
+    if os.path.lexists(directory / "base") and not force:
         raise UsageError(f"{directory / 'base'} already exists", "pass --force to replace it")
+    check_targets(directory, ["base"])
     here = repo.find()
     source = here / "base" if here and (here / "base").is_dir() else repo.PACKAGED_BASE
     writers = {"base": lambda folder: shutil.copytree(source, folder, dirs_exist_ok=True)}

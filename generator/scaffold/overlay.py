@@ -22,11 +22,15 @@ def container_resources(p: Project, ratio: Fraction, gpus: int) -> dict:
     return result
 
 
-def relative_bases(overlays: Path, name: str) -> Path:
-    """The bases as seen from overlays/<name>: base/ beside the overlays' folder, else the bases of the
-    repository you are in."""
+def bases(overlays: Path) -> Path:
+    """The bases of the overlays in overlays/: base/ beside that folder, else the bases of the repository you are in."""
     beside = overlays.resolve().parent / "base"
-    return Path(os.path.relpath(beside if beside.is_dir() else repo.base(), overlays.resolve() / name))
+    return beside if beside.is_dir() else repo.base()
+
+
+def relative_bases(overlays: Path, name: str) -> Path:
+    """The bases as seen from overlays/<name>."""
+    return Path(os.path.relpath(bases(overlays), overlays.resolve() / name))
 
 
 def kustomization(p: Project, policy: dict, base: Path, gpu_patch: bool):
@@ -65,9 +69,10 @@ def kustomization(p: Project, policy: dict, base: Path, gpu_patch: bool):
     return kustomization
 
 
-def overlay(p: Project, policy: dict, folder: Path) -> None:
-    """Write the project's overlay files into folder: the kustomization, then one patch file per concern."""
-    base = relative_bases(folder.parent, p.name)
+def overlay(p: Project, policy: dict, folder: Path, overlays: Path) -> None:
+    """Write the project's overlay files into folder (staged for overlays/NAME): the kustomization, then one
+    patch file per concern."""
+    base = relative_bases(overlays, p.name)
     ratio = Fraction(str(policy["requests"]["generator_limit_ratio"]))
     gpu_patch = bool(p.gpu_products or p.priority_class or (p.gpus and p.gpu_quota))
     yamlio.dump(kustomization(p, policy, base, gpu_patch), folder / "kustomization.yaml")
@@ -113,7 +118,7 @@ def overlay(p: Project, policy: dict, folder: Path) -> None:
 
     yamlio.dump(starting_config(p), folder / "train.yaml")
     if p.sweep:
-        sweep.write(folder, sweep.grid(p.sweep), p.parallel or 1, folder / base)
+        sweep.write(folder, sweep.grid(p.sweep), p.parallel or 1, bases(overlays))
 
 
 def waivers(p: Project, policy: dict) -> dict[str, str]:
@@ -136,9 +141,9 @@ def _annotate(patch: dict, p: Project, policy: dict) -> None:
         del patch["metadata"]["annotations"]
 
 
-def dev_overlay(p: Project, policy: dict, folder: Path) -> None:
+def dev_overlay(p: Project, policy: dict, folder: Path, overlays: Path) -> None:
     """The opt-in dev pod's folder, <name>.dev, next to the project's overlay."""
-    kustomization = _pod_overlay(p, folder, "dev")
+    kustomization = _pod_overlay(p, overlays, "dev")
     if p.priority_class or p.gpu_quota or p.image_pull_secret or waivers(p, policy):  # as the train Job has them: a Job-to-Pod replacement cannot be optional
         access = yamlio.load(TEMPLATES / "overlay-dev/access.yaml")
         _annotate(access, p, policy)
@@ -157,9 +162,9 @@ def dev_overlay(p: Project, policy: dict, folder: Path) -> None:
     yamlio.dump(kustomization, folder / "kustomization.yaml")
 
 
-def results_overlay(p: Project, folder: Path) -> None:
+def results_overlay(p: Project, folder: Path, overlays: Path) -> None:
     """The CPU-only results pod's folder, <name>.results, next to the project's overlay."""
-    kustomization = _pod_overlay(p, folder, "results")
+    kustomization = _pod_overlay(p, overlays, "results")
     if p.image_pull_secret:
         secret = yamlio.load(TEMPLATES / "overlay-results/pull-secret.yaml")
         secret["spec"]["imagePullSecrets"][0]["name"] = p.image_pull_secret
@@ -169,9 +174,9 @@ def results_overlay(p: Project, folder: Path) -> None:
     yamlio.dump(kustomization, folder / "kustomization.yaml")
 
 
-def _pod_overlay(p: Project, folder: Path, stage: str) -> dict:
+def _pod_overlay(p: Project, overlays: Path, stage: str) -> dict:
     """The kustomization of <name>.<stage>: the project's overlay plus the component of that pod."""
-    base = relative_bases(folder.parent, f"{p.name}.{stage}")
+    base = relative_bases(overlays, f"{p.name}.{stage}")
     kustomization = yamlio.load(TEMPLATES / f"overlay-{stage}/kustomization.yaml")
     kustomization["resources"][0] = f"../{p.name}"
     kustomization["components"][0] = str(base / "components" / f"{stage}-pod")

@@ -32,11 +32,12 @@ def record(folder: Path) -> None:
 def _recorded(folder: Path) -> dict[str, str]:
     """{path: sha256} as last written; {} when there is no record (every file then counts as edited)."""
     path = folder / RECORD
+    if path.is_symlink():
+        return {}
     try:
-        text = None if path.is_symlink() else inputs.read_if_present(path, str(path), RECORD_MAX)
-    except UsageError:  # not a regular file, too large, not UTF-8: not a record nautilus wrote
-        text = None
-    lines = (text or "").splitlines()
+        lines = inputs.read_bytes(path, str(path), RECORD_MAX).decode("utf-8", "replace").splitlines()
+    except UsageError:  # absent, not a regular file, or too large: no record
+        return {}
     return {name: digest for digest, _, name in (line.partition("  ") for line in lines)}
 
 
