@@ -3,7 +3,7 @@
 Each mutant is one small edit of one module (a comparison flipped, `and` for `or`, a `not` dropped, an
 arithmetic operator swapped, a constant changed, a statement deleted). The module's test files (listed in
 bench/mutation.yaml) first run once, unmutated, in a private copy of the repository, under coverage.py with
-one context per test (bench/mutation_record.py), which tells which tests execute which line, also in the
+one context per test (bench/mutation_copy.py), which tells which tests execute which line, also in the
 Python subprocesses they start. Each mutant then runs only the tests that reach its line, fastest first,
 stopping at the first failure, with a time limit. A mutant is killed when they fail, survives when they
 pass, times out when they hang (a hang is noticed, so it counts as killed), and is not covered when no
@@ -149,7 +149,7 @@ def _environment(copy_root: Path, extra: dict | None = None) -> dict:
     """The tests' environment: the private copy first on the import path (also for the Python subprocesses the
     tests start, which would otherwise import the unmutated package), its tools first on PATH."""
     paths = [str(copy_root), *(extra or {}).pop("PYTHONPATH", "").split(os.pathsep),
-             *os.environ.get("PYTHONPATH", "").split(os.pathsep), str(REPO)]  # REPO last: bench.mutation_record
+             *os.environ.get("PYTHONPATH", "").split(os.pathsep), str(REPO)]  # REPO last: bench.mutation_copy
     return dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", **(extra or {}),
                 PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in paths if p)),
                 PATH=f"{copy_root / '.tools' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -177,6 +177,7 @@ class Record:
     lines: dict[int, set[str]]  # line -> node ids of the tests that ran it; "" for the module's import
     durations: dict[str, float]
     seconds: float  # the whole run, pytest's start included
+    modules: list[str]  # what the tests imported from outside the copy (torch, pytest, ...)
 
     def tests_for(self, lines) -> list[str]:
         """The tests that reach any of these lines, fastest first; a line run while the module is imported
@@ -194,18 +195,18 @@ def record(copy_root: Path, module: str, tests: list[str]) -> Record:
     with tempfile.TemporaryDirectory(prefix="mutation-record-") as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
-        (site / "sitecustomize.py").write_text("import bench.mutation_record\nbench.mutation_record.start_in_subprocess()\n")
+        (site / "sitecustomize.py").write_text("import bench.mutation_copy\nbench.mutation_copy.start_in_subprocess()\n")
         data = Path(tmp) / "data" / "coverage"
         data.parent.mkdir()
         start = time.monotonic()
-        proc = _pytest(copy_root, ["--tb=short", "-p", "bench.mutation_record", *tests], timeout=3600,
+        proc = _pytest(copy_root, ["--tb=short", "-p", "bench.mutation_copy", *tests], timeout=3600,
                        extra={"PYTHONPATH": str(site), "MUTATION_DATA": str(data),
                               "MUTATION_MODULE": str(copy_root / module)})
         seconds = time.monotonic() - start
         if proc.returncode != 0:
             raise Failed(f"the tests of {module} fail without any mutation ({' '.join(tests)}); the first failure:\n"
                          + first_failure(proc.stdout + proc.stderr))
-        durations = json.loads(Path(tmp, "durations.json").read_text())
+        run = json.loads(Path(tmp, "run.json").read_text())
         combined = coverage.Coverage(data_file=str(data), config_file=False)
         combined.combine([str(data.parent)])
         found = combined.get_data()
@@ -214,7 +215,7 @@ def record(copy_root: Path, module: str, tests: list[str]) -> Record:
             if Path(measured).resolve() == (copy_root / module).resolve():
                 for line, contexts in found.contexts_by_lineno(measured).items():
                     lines[line] = set(contexts)
-    return Record(lines, durations, seconds)
+    return Record(lines, run["durations"], seconds, run["modules"])
 
 
 class Failed(Exception):
@@ -243,16 +244,42 @@ def own_lines(tree: ast.AST) -> dict[ast.AST, range]:
     return owner
 
 
-def run_tests(copy_root: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    start = time.monotonic()
-    try:
-        proc = _pytest(copy_root, ["-x", "--tb=no", *tests], timeout)
-    except subprocess.TimeoutExpired:
-        return "timed out", time.monotonic() - start
-    if proc.returncode == 4 and "found no collectors" in proc.stdout + proc.stderr:
-        return "killed", time.monotonic() - start  # the mutant breaks the import of a test file
-    status = {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(proc.returncode, "error")
-    return status, time.monotonic() - start
+class Runner:
+    """Runs tests in the private copy, one mutant at a time: a server (bench/mutation_copy.py) that has imported
+    what the tests import from outside the copy forks a fresh pytest for each mutant, which imports the
+    (mutated) project afresh; only pytest's own start-up is paid per mutant."""
+
+    def __init__(self, copy_root: Path, modules: list[str]):
+        handle, name = tempfile.mkstemp(prefix="mutation-pytest-", suffix=".log")
+        os.close(handle)
+        self.output = Path(name)
+        self.server = subprocess.Popen([sys.executable, "-c", "import bench.mutation_copy as m; m.serve()"],
+                                       cwd=copy_root, env=_environment(copy_root), text=True,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._ask({"modules": modules})
+
+    def _ask(self, request: dict) -> dict:
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        if not answer:
+            raise Failed(f"the test server stopped (exit code {self.server.wait()})")
+        return json.loads(answer)
+
+    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+        start = time.monotonic()
+        rc = self._ask({"tests": tests, "timeout": timeout, "output": str(self.output)})["rc"]
+        seconds = time.monotonic() - start
+        if rc is None:
+            return "timed out", seconds
+        if rc == 4 and "found no collectors" in self.output.read_text(errors="replace"):
+            return "killed", seconds  # the mutant breaks the import of a test file
+        return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(rc, "error"), seconds
+
+    def close(self) -> None:
+        self.server.stdin.close()
+        self.server.wait()
+        self.output.unlink(missing_ok=True)
 
 
 def mutate_module(copy_root: Path, module: str, tests: list[str], equivalent: dict[str, str]) -> list[Mutant]:
@@ -265,6 +292,7 @@ def mutate_module(copy_root: Path, module: str, tests: list[str], equivalent: di
     owners = own_lines(tree)
     lines_of = [owners[node] for node, _, _ in _sites(tree)]
     found = []
+    runner = Runner(copy_root, recorded.modules)
     try:
         for (mutant, source), lines in zip(mutants(original, module), lines_of):
             selected = recorded.tests_for(lines)
@@ -275,11 +303,12 @@ def mutate_module(copy_root: Path, module: str, tests: list[str], equivalent: di
             else:
                 path.write_text(source)
                 timeout = max(20.0, 4 * (startup + sum(recorded.durations[t] for t in selected)))
-                mutant.status, mutant.seconds = run_tests(copy_root, selected, timeout)
+                mutant.status, mutant.seconds = runner.run(selected, timeout)
             found.append(mutant)
             print(f"  {mutant.status:11} {mutant.key}  ({len(selected)} tests, {mutant.seconds:.1f} s)",
                   file=sys.stderr, flush=True)
     finally:
+        runner.close()
         path.write_text(original)
     return found
 

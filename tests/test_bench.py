@@ -188,3 +188,22 @@ def test_mutation_config_excuses_deleted_returns_only_where_they_return_none():
             module, line = key.split(":")[:2]
             statement = (REPO / module).read_text().splitlines()[int(line) - 1].strip()
             assert statement in ("return None", "return"), f"{key}: the line is {statement!r}"
+
+
+def test_mutation_runner_tells_killed_survived_and_timed_out_apart(tmp_path):
+    """Each run forks a fresh pytest that imports the module as it is on disk now, so each mutant is seen."""
+    from bench.mutation import Runner
+    (tmp_path / "m.py").write_text(TINY_MODULE)
+    (tmp_path / "test_m.py").write_text("from m import double\n\n\ndef test_double():\n    assert double(2) == 4\n")
+    runner = Runner(tmp_path, ["pytest"])
+    try:
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "survived"
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("2 * x", "2 + x + 1"))
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "killed"
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("return 2 * x", "while True:\n        pass"))
+        status, seconds = runner.run(["test_m.py::test_double"], 2)
+        assert status == "timed out" and seconds < 30
+        (tmp_path / "m.py").write_text("syntax error(")
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "killed", "a module that no longer imports"
+    finally:
+        runner.close()
