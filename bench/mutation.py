@@ -23,6 +23,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,11 +164,11 @@ def _pytest(copy_root: Path, args: list[str], timeout: float, extra: dict | None
 def first_failure(output: str) -> str:
     """The first failure (or collection error) of a pytest run's output, as pytest printed it."""
     lines = output.splitlines()
-    heads = [i for i, line in enumerate(lines) if line.startswith("___") and line.endswith("___")]
+    heads = [i for i, line in enumerate(lines) if re.fullmatch(r"_+ .+ _+", line)]
     if not heads:
         return "\n".join(lines[-30:])
     end = next((i for i in range(heads[0] + 1, len(lines))
-                if lines[i].startswith("___") and lines[i].endswith("___") or lines[i].startswith("====")), len(lines))
+                if re.fullmatch(r"_+ .+ _+", lines[i]) or lines[i].startswith("====")), len(lines))
     return "\n".join(lines[heads[0]:end])
 
 

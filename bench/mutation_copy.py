@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import coverage
@@ -28,11 +29,14 @@ _durations: dict[str, float] = {}
 def start(context: str = "") -> coverage.Coverage:
     cov = coverage.Coverage(data_file=os.environ["MUTATION_DATA"], data_suffix=True, config_file=False,
                             include=[os.environ["MUTATION_MODULE"]], context=context or None)
+    cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-measured", "module-not-imported"])
     cov.start()
 
-    def save():
-        cov.stop()
-        cov.save()
+    def save():  # silently: the tests read what the processes they start print
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cov.stop()
+            cov.save()
     atexit.register(save)
     return cov
 

@@ -132,9 +132,11 @@ def test_mutation_config_names_real_modules_tests_and_mutants():
 
 TINY_MODULE = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    if x:\n        return x / 2\n    return 0\n"
 TINY_TESTS = ("import subprocess, sys\nfrom m import double, half\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n"
-              "def test_half_in_a_subprocess():\n"
-              "    assert subprocess.run([sys.executable, '-c', 'import m; print(m.half(4))'], capture_output=True,"
-              " text=True, check=True).stdout == '2.0\\n'\n")
+              "def test_half_in_a_subprocess():\n"  # the recording prints nothing there: tests read stderr
+              "    proc = subprocess.run([sys.executable, '-c', 'import m; print(m.half(4))'], capture_output=True,"
+              " text=True, check=True)\n"
+              "    assert (proc.stdout, proc.stderr) == ('2.0\\n', '')\n"
+              "    assert subprocess.run([sys.executable, '-c', 'pass'], capture_output=True).stderr == b''\n")
 
 
 def test_mutation_tool_runs_each_mutant_with_the_tests_that_reach_its_line(tmp_path):
@@ -152,6 +154,7 @@ def test_mutation_tool_runs_each_mutant_with_the_tests_that_reach_its_line(tmp_p
     assert selected[(2, "Mult -> Div")] == ["test_m.py::test_double"]
     assert selected[(6, "condition negated")] == selected[(7, "Div -> Mult")] == ["test_m.py::test_half_in_a_subprocess"]
     assert selected[(8, "delete return")] == [], "no test reaches it: not covered"
+    assert (tmp_path / "m.py").read_text() == TINY_MODULE
     assert owners[tree.body[1].body[0].test] == range(6, 7), "an if's condition is its own line, not its body"
 
 
@@ -165,6 +168,10 @@ def test_mutation_tool_prints_the_first_failure_of_tests_that_fail_unmutated(tmp
     assert "fail without any mutation" in str(failed.value)
     assert "test_one" in str(failed.value) and "assert 4 == 5" in str(failed.value)
     assert "test_two" not in str(failed.value), "only the first failure"
+    from bench.mutation import first_failure
+    output = ("=== FAILURES ===\n_ test_a[x] _\nE   assert 1 == 2\n_ test_b _\nE   assert 3 == 4\n"
+              "=== short test summary info ===\n")
+    assert first_failure(output) == "_ test_a[x] _\nE   assert 1 == 2"
 
 
 def test_mutation_tool_names_a_missing_test_file_in_one_line(tmp_path, capsys):
