@@ -37,6 +37,8 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "bench" / "mutation.yaml"
 
+TIMED_OUT = 124  # the test server's answer when one test ran past its own limit (bench/mutation_copy.py)
+
 SWAPS = {  # operator -> the operator a mutant puts in its place
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
     ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
@@ -267,11 +269,13 @@ class Runner:
             raise Failed(f"the test server stopped (exit code {self.server.wait()})")
         return json.loads(answer)
 
-    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+    def run(self, tests: list[str] | dict[str, float], timeout: float) -> tuple[str, float]:
+        """tests: node ids, or node id -> that test's own time limit; timeout: the whole run's."""
         start = time.monotonic()
-        rc = self._ask({"tests": tests, "timeout": timeout, "output": str(self.output)})["rc"]
+        limits = tests if isinstance(tests, dict) else dict.fromkeys(tests, timeout)
+        rc = self._ask({"tests": limits, "timeout": timeout, "output": str(self.output)})["rc"]
         seconds = time.monotonic() - start
-        if rc is None:
+        if rc is None or rc == TIMED_OUT:
             return "timed out", seconds
         if rc == 4 and "found no collectors" in self.output.read_text(errors="replace"):
             return "killed", seconds  # the mutant breaks the import of a test file
@@ -302,9 +306,9 @@ def mutate_module(copy_root: Path, module: str, tests: list[str], equivalent: di
                 mutant.status = "not covered"
             else:
                 path.write_text(source)
-                # pytest's start (the server has imported the rest) and three times the tests' own time
-                timeout = 10.0 + 3 * sum(recorded.durations[t] for t in selected)
-                mutant.status, mutant.seconds = runner.run(selected, timeout)
+                # each test: three times its own time and 5 s; the whole run: that and pytest's start
+                limits = {test: 5.0 + 3 * recorded.durations[test] for test in selected}
+                mutant.status, mutant.seconds = runner.run(limits, 10.0 + sum(limits.values()))
             found.append(mutant)
             print(f"  {mutant.status:11} {mutant.key}  ({len(selected)} tests, {mutant.seconds:.1f} s)",
                   file=sys.stderr, flush=True)

@@ -73,9 +73,28 @@ def pytest_unconfigure(config):
             json.dump({"durations": _durations, "modules": outside}, out)
 
 
+TIMED_OUT = 124  # a child's exit code when one test ran past its own limit
+
+
+class _Limits:
+    """In the child: each test gets its own time limit (a hanging mutant is noticed after the limit of the
+    test that hangs, not of all the tests selected); past it, the child exits at once with TIMED_OUT."""
+
+    def __init__(self, limits: dict[str, float]):
+        self.limits = limits
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        import signal
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(TIMED_OUT))
+        signal.setitimer(signal.ITIMER_REAL, self.limits.get(item.nodeid, 0) or 0)
+        yield
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def serve() -> None:
-    """Read requests as JSON lines on stdin ({"tests": [...], "timeout": s, "output": path}); answer each with
-    {"rc": pytest's exit code, or null when it timed out} on stdout."""
+    """Read requests as JSON lines on stdin ({"tests": {node id: time limit}, "timeout": s, "output": path});
+    answer each with {"rc": pytest's exit code, TIMED_OUT, or null when the whole run timed out} on stdout."""
     import importlib
     import signal
     preload = json.loads(sys.stdin.readline())["modules"]
@@ -94,7 +113,8 @@ def serve() -> None:
             os.dup2(out, 1)
             os.dup2(out, 2)
             try:
-                rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--tb=no", *request["tests"]])
+                rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--tb=no", *request["tests"]],
+                                 plugins=[_Limits(request["tests"])])
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -106,12 +126,13 @@ def serve() -> None:
                 rc = os.waitstatus_to_exitcode(status)
                 break
             if time.monotonic() > deadline:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                os.killpg(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 rc = None
                 break
             time.sleep(0.02)
+        try:  # what the tests started and left behind (a test that timed out, a mutant that leaks processes)
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         print(json.dumps({"rc": rc}), flush=True)

@@ -210,6 +210,9 @@ def test_mutation_runner_tells_killed_survived_and_timed_out_apart(tmp_path):
         (tmp_path / "m.py").write_text(TINY_MODULE.replace("return 2 * x", "while True:\n        pass"))
         status, seconds = runner.run(["test_m.py::test_double"], 2)
         assert status == "timed out" and seconds < 30
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("return 2 * x", "__import__('time').sleep(60)"))
+        status, seconds = runner.run({"test_m.py::test_double": 1.0}, 120)
+        assert status == "timed out" and seconds < 30, "each test's own limit, not the whole run's"
         (tmp_path / "m.py").write_text("syntax error(")
         assert runner.run(["test_m.py::test_double"], 60)[0] == "killed", "a module that no longer imports"
     finally:
