@@ -4,8 +4,9 @@ Each mutant is one small edit of one module (a comparison flipped, `and` for `or
 arithmetic operator swapped, a constant changed, a statement deleted). The module's test files (listed in
 bench/mutation.yaml) first run once, unmutated, in a private copy of the repository, under coverage.py with
 one context per test (bench/mutation_copy.py), which tells which tests execute which line, also in the
-Python subprocesses they start. Each mutant then runs only the tests that reach its line, fastest first,
-stopping at the first failure, with a time limit. A mutant is killed when they fail, survives when they
+Python subprocesses they start (not in a process a test forks). Each mutant then runs only the tests that
+reach its line, fastest first, stopping at the first failure, each test with a time limit of three times
+its recorded time and 5 s. A mutant is killed when they fail, survives when they
 pass, times out when they hang (a hang is noticed, so it counts as killed), and is not covered when no
 test reaches its line (it counts as a survivor). A line run while the module is imported (a constant, a
 default, a decorator) is reached by every test of the module. Known equivalent mutants (the same behaviour
