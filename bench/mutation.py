@@ -1,14 +1,22 @@
 """Mutation testing of the modules that decide correctness: does the suite notice a small wrong change?
 
 Each mutant is one small edit of one module (a comparison flipped, `and` for `or`, a `not` dropped, an
-arithmetic operator swapped, a constant changed, a statement deleted). The module's own tests (listed in
-bench/mutation.yaml) then run against it, serially, in a private copy of the repository, with a time
-limit per mutant. A mutant is killed when they fail, survives when they pass, and times out when they
-hang (a hang is noticed, so it counts as killed). Known equivalent mutants (the same behaviour written
-differently) are listed with their reason in bench/mutation.yaml and left out of the score.
+arithmetic operator swapped, a constant changed, a statement deleted). The module's test files (listed in
+bench/mutation.yaml) first run once, unmutated, in a private copy of the repository, under coverage.py with
+one context per test (bench/mutation_copy.py), which tells which tests execute which line, also in the
+Python subprocesses they start (not in a process a test forks). Each mutant then runs only the tests that
+reach its line, fastest first, stopping at the first failure, each test with a time limit of three times
+its recorded time and 5 s. A mutant is killed when they fail, survives when they
+pass, times out when they hang (a hang is noticed, so it counts as killed), and is not covered when no
+test reaches its line (it counts as a survivor). A line run while the module is imported (a constant, a
+default, a decorator) is reached by every test of the module. Known equivalent mutants (the same behaviour
+written differently) are listed with their reason in bench/mutation.yaml and left out of the score.
 
     .venv/bin/python bench/mutation.py generator/core/quantity.py trainer/pool.py
     .venv/bin/python bench/mutation.py --all --json results/mutation.json
+
+Exit codes: 0 done (whatever the score), 1 the tests fail without any mutation (their first failure is
+printed), 2 a module or test file named in the configuration does not exist, or no module named.
 """
 import argparse
 import ast
@@ -16,6 +24,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +37,8 @@ from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "bench" / "mutation.yaml"
+
+TIMED_OUT = 124  # the test server's answer when one test ran past its own limit (bench/mutation_copy.py)
 
 SWAPS = {  # operator -> the operator a mutant puts in its place
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
@@ -138,83 +149,241 @@ def private_copy(target: Path) -> Path:
     return target
 
 
-def run_tests(copy_root: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
-               PATH=f"{copy_root / '.tools' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-    start = time.monotonic()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                              cwd=copy_root, env=env, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "timed out", time.monotonic() - start
-    return ("survived" if proc.returncode == 0 else "killed"), time.monotonic() - start
+def _environment(copy_root: Path, extra: dict | None = None) -> dict:
+    """The tests' environment: the private copy first on the import path (also for the Python subprocesses the
+    tests start, which would otherwise import the unmutated package), its tools first on PATH."""
+    paths = [str(copy_root), *(extra or {}).pop("PYTHONPATH", "").split(os.pathsep),
+             *os.environ.get("PYTHONPATH", "").split(os.pathsep), str(REPO)]  # REPO last: bench.mutation_copy
+    return dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", **(extra or {}),
+                PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in paths if p)),
+                PATH=f"{copy_root / '.tools' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def _pytest(copy_root: Path, args: list[str], timeout: float, extra: dict | None = None):
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=copy_root,
+                          env=_environment(copy_root, extra), capture_output=True, text=True, timeout=timeout)
+
+
+def first_failure(output: str) -> str:
+    """The first failure (or collection error) of a pytest run's output, as pytest printed it."""
+    lines = output.splitlines()
+    heads = [i for i, line in enumerate(lines) if re.fullmatch(r"_+ .+ _+", line)]
+    if not heads:
+        return "\n".join(lines[-30:])
+    end = next((i for i in range(heads[0] + 1, len(lines))
+                if re.fullmatch(r"_+ .+ _+", lines[i]) or lines[i].startswith("====")), len(lines))
+    return "\n".join(lines[heads[0]:end])
+
+
+@dataclass
+class Record:
+    """What the unmutated module's tests did: the tests that ran each line, and how long each test took."""
+    lines: dict[int, set[str]]  # line -> node ids of the tests that ran it; "" for the module's import
+    durations: dict[str, float]
+    seconds: float  # the whole run, pytest's start included
+    modules: list[str]  # what the tests imported from outside the copy (torch, pytest, ...)
+
+    def tests_for(self, lines) -> list[str]:
+        """The tests that reach any of these lines, fastest first; a line run while the module is imported
+        (a constant, a default, a decorator) may matter to every test that uses the module."""
+        reached = set().union(*(self.lines.get(line, set()) for line in lines))
+        if "" in reached:
+            reached = set(self.durations)
+        return sorted(reached & set(self.durations), key=lambda test: (self.durations[test], test))
+
+
+def record(copy_root: Path, module: str, tests: list[str]) -> Record:
+    """Run the module's tests once, unmutated, under coverage with one context per test. Raises Failed with
+    the first failure when they do not pass."""
+    import coverage
+    with tempfile.TemporaryDirectory(prefix="mutation-record-") as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text("import bench.mutation_copy\nbench.mutation_copy.start_in_subprocess()\n")
+        data = Path(tmp) / "data" / "coverage"
+        data.parent.mkdir()
+        start = time.monotonic()
+        proc = _pytest(copy_root, ["--tb=short", "-p", "bench.mutation_copy", *tests], timeout=3600,
+                       extra={"PYTHONPATH": str(site), "MUTATION_DATA": str(data),
+                              "MUTATION_MODULE": str(copy_root / module)})
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            raise Failed(f"the tests of {module} fail without any mutation ({' '.join(tests)}); the first failure:\n"
+                         + first_failure(proc.stdout + proc.stderr))
+        run = json.loads(Path(tmp, "run.json").read_text())
+        combined = coverage.Coverage(data_file=str(data), config_file=False)
+        combined.combine([str(data.parent)])
+        found = combined.get_data()
+        lines: dict[int, set[str]] = {}
+        for measured in found.measured_files():
+            if Path(measured).resolve() == (copy_root / module).resolve():
+                for line, contexts in found.contexts_by_lineno(measured).items():
+                    lines[line] = set(contexts)
+    return Record(lines, run["durations"], seconds, run["modules"])
+
+
+class Failed(Exception):
+    """The tool cannot go on: tests that fail unmutated (exit code 1)."""
+
+
+class Missing(Failed):
+    """bench/mutation.yaml names a file that does not exist (exit code 2)."""
+
+
+def own_lines(tree: ast.AST) -> dict[ast.AST, range]:
+    """For every node of the tree: the lines whose execution runs it, those of its innermost statement without
+    the statements nested in it (an `if`'s test, not its body)."""
+    owner: dict[ast.AST, range] = {}
+
+    def visit(node: ast.AST, lines: range) -> None:
+        if isinstance(node, ast.stmt):
+            nested = [child.lineno for field in ("body", "orelse", "finalbody", "handlers")
+                      for child in getattr(node, field, None) or [] if hasattr(child, "lineno")]
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            lines = range(first, (min(nested) if nested else node.end_lineno + 1))
+        owner[node] = lines
+        for child in ast.iter_child_nodes(node):
+            visit(child, lines)
+    visit(tree, range(0))
+    return owner
+
+
+class Runner:
+    """Runs tests in the private copy, one mutant at a time: a server (bench/mutation_copy.py) that has imported
+    what the tests import from outside the copy forks a fresh pytest for each mutant, which imports the
+    (mutated) project afresh; only pytest's own start-up is paid per mutant."""
+
+    def __init__(self, copy_root: Path, modules: list[str]):
+        handle, name = tempfile.mkstemp(prefix="mutation-pytest-", suffix=".log")
+        os.close(handle)
+        self.output = Path(name)
+        self.server = subprocess.Popen([sys.executable, "-c", "import bench.mutation_copy as m; m.serve()"],
+                                       cwd=copy_root, env=_environment(copy_root), text=True,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._ask({"modules": modules})
+
+    def _ask(self, request: dict) -> dict:
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        if not answer:
+            raise Failed(f"the test server stopped (exit code {self.server.wait()})")
+        return json.loads(answer)
+
+    def run(self, tests: list[str] | dict[str, float], timeout: float) -> tuple[str, float]:
+        """tests: node ids, or node id -> that test's own time limit; timeout: the whole run's."""
+        start = time.monotonic()
+        limits = tests if isinstance(tests, dict) else dict.fromkeys(tests, timeout)
+        rc = self._ask({"tests": limits, "timeout": timeout, "output": str(self.output)})["rc"]
+        seconds = time.monotonic() - start
+        if rc is None or rc == TIMED_OUT:
+            return "timed out", seconds
+        if rc == 4 and "found no collectors" in self.output.read_text(errors="replace"):
+            return "killed", seconds  # the mutant breaks the import of a test file
+        return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(rc, "error"), seconds
+
+    def close(self) -> None:
+        self.server.stdin.close()
+        self.server.wait()
+        self.output.unlink(missing_ok=True)
 
 
 def mutate_module(copy_root: Path, module: str, tests: list[str], equivalent: dict[str, str]) -> list[Mutant]:
     path = copy_root / module
     original = path.read_text()
-    status, baseline = run_tests(copy_root, tests, timeout=1800)
-    if status != "survived":
-        raise SystemExit(f"error: the tests of {module} fail without any mutation ({' '.join(tests)}); fix them first")
-    timeout = max(20.0, 4 * baseline)
+    recorded = record(copy_root, module, tests)
+    print(f"  recorded {len(recorded.durations)} tests in {recorded.seconds:.0f} s", file=sys.stderr, flush=True)
+    tree = ast.parse(original)
+    owners = own_lines(tree)
+    lines_of = [owners[node] for node, _, _ in _sites(tree)]
     found = []
+    runner = Runner(copy_root, recorded.modules)
     try:
-        for mutant, source in mutants(original, module):
+        for (mutant, source), lines in zip(mutants(original, module), lines_of):
+            selected = recorded.tests_for(lines)
             if mutant.key in equivalent:
                 mutant.status = "equivalent"
+            elif not selected:
+                mutant.status = "not covered"
             else:
                 path.write_text(source)
-                mutant.status, mutant.seconds = run_tests(copy_root, tests, timeout)
+                # each test: three times its own time and 5 s; the whole run: that and pytest's start
+                limits = {test: 5.0 + 3 * recorded.durations[test] for test in selected}
+                mutant.status, mutant.seconds = runner.run(limits, 10.0 + sum(limits.values()))
             found.append(mutant)
-            print(f"  {mutant.status:10} {mutant.key}", file=sys.stderr, flush=True)
+            print(f"  {mutant.status:11} {mutant.key}  ({len(selected)} tests, {mutant.seconds:.1f} s)",
+                  file=sys.stderr, flush=True)
     finally:
+        runner.close()
         path.write_text(original)
     return found
 
 
+STATUSES = ("killed", "survived", "timed out", "not covered", "error", "equivalent")
+
+
 def score(found: list[Mutant]) -> dict:
+    """A timed-out mutant counts as killed (the hang is noticed); not covered and error count as survived."""
     counted = [m for m in found if m.status != "equivalent"]
     killed = sum(m.status in ("killed", "timed out") for m in counted)
-    return {"mutants": len(found), "killed": sum(m.status == "killed" for m in counted),
-            "survived": sum(m.status == "survived" for m in counted),
-            "timed out": sum(m.status == "timed out" for m in counted),
-            "equivalent": len(found) - len(counted),
+    return {"mutants": len(found), **{status: sum(m.status == status for m in found) for status in STATUSES},
             "score": round(100 * killed / len(counted), 1) if counted else 100.0}
 
 
-def main() -> None:
+def check_files(config: dict, modules: list[str], name: Path = CONFIG) -> None:
+    """Every module named and every test file listed for it exists; raises Failed naming the first missing."""
+    for module in modules:
+        for name in (module, *config["modules"][module]):
+            if not (REPO / name).is_file():
+                raise Missing(f"{name} names {name} (for {module}), and there is no such file")
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help="module paths as listed in bench/mutation.yaml")
     parser.add_argument("--all", action="store_true", help="every module listed in bench/mutation.yaml")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
-    config = YAML(typ="safe").load(CONFIG.read_text())
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the modules, their tests and the equivalent mutants")
+    args = parser.parse_args(argv)
+    config = YAML(typ="safe").load(args.config.read_text())
     modules = list(config["modules"]) if args.all else args.modules
     unknown = [m for m in modules if m not in config["modules"]]
     if not modules or unknown:
-        raise SystemExit(f"error: name modules listed in {CONFIG.relative_to(REPO)} (unknown: {', '.join(unknown) or 'none given'})")
+        print(f"error: name modules listed in {args.config} (unknown: {', '.join(unknown) or 'none given'})",
+              file=sys.stderr)
+        return 2
     equivalent = {key: reason for key, reason in (config.get("equivalent") or {}).items()}
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
-        copy_root = private_copy(Path(tmp))
-        for module in modules:
-            print(f"{module}: tests {' '.join(config['modules'][module])}", file=sys.stderr, flush=True)
-            results[module] = mutate_module(copy_root, module, config["modules"][module], equivalent)
-    print("\n| module | mutants | killed | timed out | survived | equivalent | score |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    results, seconds = {}, {}
+    try:
+        check_files(config, modules, args.config)
+        with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
+            copy_root = private_copy(Path(tmp))
+            for module in modules:
+                print(f"{module}: tests {' '.join(config['modules'][module])}", file=sys.stderr, flush=True)
+                start = time.monotonic()
+                results[module] = mutate_module(copy_root, module, config["modules"][module], equivalent)
+                seconds[module] = time.monotonic() - start
+                print(f"{module}: {seconds[module]:.0f} s", file=sys.stderr, flush=True)
+    except Failed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, Missing) else 1
+    print("\n| module | mutants | killed | survived | timed out | not covered | error | equivalent | score | seconds |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for module, found in results.items():
         s = score(found)
-        print(f"| {module} | {s['mutants']} | {s['killed']} | {s['timed out']} | {s['survived']} | {s['equivalent']} | {s['score']}% |")
-    survivors = [m for found in results.values() for m in found if m.status == "survived"]
+        print(f"| {module} | {s['mutants']} | {' | '.join(str(s[k]) for k in STATUSES)} | {s['score']}% "
+              f"| {seconds[module]:.0f} |")
+    survivors = [m for found in results.values() for m in found if m.status in ("survived", "not covered", "error")]
     if survivors:
         print("\nSurvivors (a test should notice each, or it is equivalent: list it with its reason in bench/mutation.yaml):")
         for m in survivors:
-            print(f"  {m.key}")
+            print(f"  {m.status:11} {m.key}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({m: {"score": score(f), "mutants": [asdict(x) for x in f]}
-                                         for m, f in results.items()}, indent=2))
+        args.json.write_text(json.dumps({m: {"score": score(f), "seconds": round(seconds[m], 1),
+                                             "mutants": [asdict(x) for x in f]} for m, f in results.items()}, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

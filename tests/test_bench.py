@@ -128,3 +128,92 @@ def test_mutation_config_names_real_modules_tests_and_mutants():
     for key, reason in config["equivalent"].items():
         assert key in made, f"{key}: no such mutant (did the line move?)"
         assert reason.strip(), f"{key}: say why it is equivalent"
+
+
+TINY_MODULE = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    if x:\n        return x / 2\n    return 0\n"
+TINY_TESTS = ("import subprocess, sys\nfrom m import double, half\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n"
+              "def test_half_in_a_subprocess():\n"  # the recording prints nothing there: tests read stderr
+              "    proc = subprocess.run([sys.executable, '-c', 'import m; print(m.half(4))'], capture_output=True,"
+              " text=True, check=True)\n"
+              "    assert (proc.stdout, proc.stderr) == ('2.0\\n', '')\n"
+              "    assert subprocess.run([sys.executable, '-c', 'pass'], capture_output=True).stderr == b''\n")
+
+
+def test_mutation_tool_runs_each_mutant_with_the_tests_that_reach_its_line(tmp_path):
+    """One recording run tells which test executes which line, also in the subprocesses a test starts; a line
+    run while the module is imported may matter to every test."""
+    from bench.mutation import own_lines, record, _sites
+    import ast
+    (tmp_path / "m.py").write_text(TINY_MODULE)
+    (tmp_path / "test_m.py").write_text(TINY_TESTS)
+    found = record(tmp_path, "m.py", ["test_m.py"])
+    assert set(found.durations) == {"test_m.py::test_double", "test_m.py::test_half_in_a_subprocess"}
+    tree = ast.parse(TINY_MODULE)
+    owners = own_lines(tree)
+    selected = {(node.lineno, change): found.tests_for(owners[node]) for node, change, _ in _sites(tree)}
+    assert selected[(2, "Mult -> Div")] == ["test_m.py::test_double"]
+    assert selected[(6, "condition negated")] == selected[(7, "Div -> Mult")] == ["test_m.py::test_half_in_a_subprocess"]
+    assert selected[(8, "delete return")] == [], "no test reaches it: not covered"
+    assert (tmp_path / "m.py").read_text() == TINY_MODULE
+    assert owners[tree.body[1].body[0].test] == range(6, 7), "an if's condition is its own line, not its body"
+
+
+def test_mutation_tool_prints_the_first_failure_of_tests_that_fail_unmutated(tmp_path):
+    from bench.mutation import Failed, record
+    (tmp_path / "m.py").write_text(TINY_MODULE)
+    (tmp_path / "test_m.py").write_text("from m import double\n\n\ndef test_one():\n    assert double(2) == 5\n\n\n"
+                                        "def test_two():\n    assert double(3) == 7\n")
+    with pytest.raises(Failed) as failed:
+        record(tmp_path, "m.py", ["test_m.py"])
+    assert "fail without any mutation" in str(failed.value)
+    assert "test_one" in str(failed.value) and "assert 4 == 5" in str(failed.value)
+    assert "test_two" not in str(failed.value), "only the first failure"
+    from bench.mutation import first_failure
+    output = ("=== FAILURES ===\n_ test_a[x] _\nE   assert 1 == 2\n_ test_b _\nE   assert 3 == 4\n"
+              "=== short test summary info ===\n")
+    assert first_failure(output) == "_ test_a[x] _\nE   assert 1 == 2"
+
+
+def test_mutation_tool_names_a_missing_test_file_in_one_line(tmp_path, capsys):
+    from bench.mutation import main
+    config = tmp_path / "mutation.yaml"
+    config.write_text("modules:\n  generator/core/quantity.py: [tests/test_quantity.py, tests/test_no_such_file.py]\n")
+    assert main(["--config", str(config), "generator/core/quantity.py"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tests/test_no_such_file.py" in err and "no such file" in err
+
+
+def test_mutation_config_excuses_deleted_returns_only_where_they_return_none():
+    """'A function without return gives None as well' holds for `return None` alone: a key left on its old line
+    after the module changed would excuse the deletion of a real `return problem`."""
+    from ruamel.yaml import YAML
+
+    from bench.mutation import CONFIG
+    config = YAML(typ="safe").load(CONFIG.read_text())
+    for key, reason in config["equivalent"].items():
+        if key.endswith(": delete return") and "gives None as well" in reason:
+            module, line = key.split(":")[:2]
+            statement = (REPO / module).read_text().splitlines()[int(line) - 1].strip()
+            assert statement in ("return None", "return"), f"{key}: the line is {statement!r}"
+
+
+def test_mutation_runner_tells_killed_survived_and_timed_out_apart(tmp_path):
+    """Each run forks a fresh pytest that imports the module as it is on disk now, so each mutant is seen."""
+    from bench.mutation import Runner
+    (tmp_path / "m.py").write_text(TINY_MODULE)
+    (tmp_path / "test_m.py").write_text("from m import double\n\n\ndef test_double():\n    assert double(2) == 4\n")
+    runner = Runner(tmp_path, ["pytest"])
+    try:
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "survived"
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("2 * x", "2 + x + 1"))
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "killed"
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("return 2 * x", "while True:\n        pass"))
+        status, seconds = runner.run(["test_m.py::test_double"], 2)
+        assert status == "timed out" and seconds < 30
+        (tmp_path / "m.py").write_text(TINY_MODULE.replace("return 2 * x", "__import__('time').sleep(60)"))
+        status, seconds = runner.run({"test_m.py::test_double": 1.0}, 120)
+        assert status == "timed out" and seconds < 30, "each test's own limit, not the whole run's"
+        (tmp_path / "m.py").write_text("syntax error(")
+        assert runner.run(["test_m.py::test_double"], 60)[0] == "killed", "a module that no longer imports"
+    finally:
+        runner.close()

@@ -67,6 +67,8 @@ def pod_of(files, name="p/resources.yaml"):
      "lower --cpu/--memory or drop --dev-pod"),
     (["--parallel", "2"], "error: --parallel given without --sweep", "add --sweep KEY=V1,V2 or drop --parallel"),
     (["--sweep", "train.lr=1e-4,2e-4", "--nodes", "2"], "error: --sweep with --nodes", "drop --nodes"),
+    (["--sweep", "train.lr=abc"], "error: --sweep: variant 1 of 1 (lrabc, completion index 0) train.lr: 'abc' is not "
+     "of type 'number'", "fix the value"),  # refused before anything is written, not by the pod on a GPU
     (["--image", "ghcr.io/x/trainer"], "error: --image 'ghcr.io/x/trainer' is not pinned to a version", "e.g. registry/"),
     (["--image", "Not An Image"], "error: --image ", "name a valid reference"),
     (["--image-pull-secret", "Ghcr_Pull"], "error: --image-pull-secret 'Ghcr_Pull' is not a Secret name",
@@ -143,6 +145,10 @@ def test_dev_pod_at_the_interactive_caps(tmp_path):
     code, output, files = new(tmp_path / "exact", "p", "--cpu", "14546m", "--dev-pod")
     assert code == 0 and pod_of(files)["containers"][0]["resources"]["limits"]["cpu"] == "16", output
     assert new(tmp_path / "over", "p", "--cpu", "14547m", "--dev-pod")[0] == 2
+    # 30504100Ki x 1.1 is 32768.07Mi, written as the limit 32768Mi: NRP's 32Gi exactly
+    code, output, files = new(tmp_path / "exact-memory", "p", "--memory", "30504100Ki", "--dev-pod")
+    assert code == 0 and pod_of(files)["containers"][0]["resources"]["limits"]["memory"] == "32Gi", output
+    assert new(tmp_path / "over-memory", "p", "--memory", "29790Mi", "--dev-pod")[0] == 2  # limit 32769Mi
 
 
 def test_default_overlay_files(tmp_path):
