@@ -1,4 +1,7 @@
 """Shared by the manifest tests: run `nautilus`, render with the real kustomize, check with kubeconform -strict."""
+import atexit
+import contextlib
+import functools
 import re
 import shutil
 import subprocess
@@ -18,18 +21,53 @@ REPO = Path(__file__).resolve().parent.parent
 K8S_VERSION = "1.33.0"
 
 
+RECIPES = [REPO / "overlays" / "examples.yaml", REPO / "tests" / "examples.yaml"]  # the second once `nautilus examples remove` ran
+
+
 def examples() -> dict[str, list[str]]:
-    """The committed example overlays (overlays/examples.yaml): name -> the `nautilus new` arguments that wrote it.
-    Tests check these; a user's own overlays beside them are checked by `nautilus validate --all` (CI's review job)."""
-    listing = REPO / "overlays" / "examples.yaml"  # a fork that ran `nautilus examples remove` has none
-    return (YAML(typ="safe").load(listing.read_text()) or {}) if listing.is_file() else {}
+    """The template's example overlays: name -> the `nautilus new` arguments that wrote it (overlays/examples.yaml,
+    or tests/examples.yaml where `nautilus examples remove` moved it). Tests check these; a user's own overlays
+    beside them are checked by `nautilus validate --all` (CI's review job)."""
+    listing = next((path for path in RECIPES if path.is_file()), None)
+    return (YAML(typ="safe").load(listing.read_text()) or {}) if listing else {}
+
+
+def working_copy(folder: Path) -> Path:
+    """The working tree copied into folder without git, caches and outputs; .venv and .tools linked, not copied."""
+    shutil.copytree(REPO, folder, dirs_exist_ok=True, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", ".tools", ".cache", "__pycache__", ".pytest_cache",
+                                                  "runs", "build", "results", ".whl"))
+    for tools in (".venv", ".tools"):
+        if (REPO / tools).exists():
+            (folder / tools).symlink_to((REPO / tools).resolve())
+    return folder
+
+
+@functools.cache
+def examples_repo() -> Path:
+    """The repository that holds the examples: REPO while they are committed, else a temporary copy of REPO with
+    them written by their `nautilus new` commands, as the template has them (so the same tests check the same files)."""
+    if RECIPES[0].is_file() or not examples():
+        return REPO
+    folder = working_copy(Path(tempfile.mkdtemp(prefix="nautilus-examples-")))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "overlays" / ".gitkeep").unlink(missing_ok=True)
+    shutil.copy(RECIPES[1], folder / "overlays" / "examples.yaml")
+    with contextlib.chdir(folder):
+        for args in examples().values():
+            result = nautilus("new", *args)
+            assert result.exit_code == 0, f"nautilus new {' '.join(args)}: {result.output}"
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "the template with its examples")
+    return folder
 
 
 def example_folders() -> list[Path]:
     """Every folder the examples' commands write (NAME, NAME.results, and NAME.dev with --dev-pod), sorted."""
     names = {name for name, args in examples().items()} | {f"{n}.results" for n in examples()} | \
         {f"{n}.dev" for n, args in examples().items() if "--dev-pod" in args}
-    return sorted(REPO / "overlays" / name for name in names)
+    return sorted(examples_repo() / "overlays" / name for name in names)
 
 
 def git(folder: Path, *args: str) -> str:
@@ -40,11 +78,12 @@ def git(folder: Path, *args: str) -> str:
 def make_fork(folder: Path, remote: str | None = None) -> Path:
     """A fork of the template as `git clone` leaves it (base/, schemas/, trainer/ and the example overlays of this
     working tree, committed on main), with `origin` at remote."""
+    source = examples_repo()
     for part in ("base", "schemas", "trainer", *(f"overlays/{p.name}" for p in example_folders())):
-        shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(source / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "overlays").mkdir(parents=True, exist_ok=True)
-    if (REPO / "overlays" / "examples.yaml").is_file():
-        shutil.copy(REPO / "overlays" / "examples.yaml", folder / "overlays" / "examples.yaml")
+    if (source / "overlays" / "examples.yaml").is_file():
+        shutil.copy(source / "overlays" / "examples.yaml", folder / "overlays" / "examples.yaml")
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "fork")

@@ -6,7 +6,7 @@ from ruamel.yaml import YAML
 
 from generator.core import quantity
 from generator.policy.workload import workload
-from kube_support import REPO, build, downward_env, example_folders, kubeconform_strict, run_name
+from kube_support import REPO, build, downward_env, example_folders, examples_repo, kubeconform_strict, run_name
 
 POLICY = YAML(typ="safe").load((REPO / "schemas/policy.yaml").read_text())
 STAGES = ["storage", "data", "train"]
@@ -36,10 +36,10 @@ def test_kustomize_v5_fields_only():
         assert not DEPRECATED & set(YAML(typ="safe").load(path.read_text())), path
 
 
-@pytest.mark.parametrize("overlay", [p.name for p in example_folders()])  # none once a fork removed them
+@pytest.mark.parametrize("overlay", [p.name for p in example_folders()])
 def test_every_pod_meets_nrp_rules(overlay):
     ratio_max = Fraction(str(POLICY["requests"]["limit_ratio_max"]))
-    pods = list(pod_specs(build(REPO / "overlays" / overlay)))
+    pods = list(pod_specs(build(examples_repo() / "overlays" / overlay)))
     assert pods
     for doc, spec in pods:
         security = spec["securityContext"]
@@ -73,7 +73,7 @@ def test_every_pod_meets_nrp_rules(overlay):
 
 
 def test_data_job_stays_off_gpu_nodes_and_train_prepares_first():
-    docs = {run_name(d["metadata"]["name"]): d for d in build(REPO / "overlays/horse2zebra") if d["kind"] == "Job"}
+    docs = {run_name(d["metadata"]["name"]): d for d in build(examples_repo() / "overlays/horse2zebra") if d["kind"] == "Job"}
     data = docs["horse2zebra-data"]["spec"]["template"]["spec"]
     term = data["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"] == [{"key": POLICY["gpu"]["gpu_node_label"], "operator": "NotIn", "values": ["true"]}]
@@ -91,7 +91,7 @@ def test_every_container_sees_its_own_requests(overlay):
     """The downward API hands each container its requests, limits, project and stage (trainer/usage.py)."""
     from trainer.usage import Requests
 
-    pods = list(pod_specs(build(REPO / "overlays" / overlay)))
+    pods = list(pod_specs(build(examples_repo() / "overlays" / overlay)))
     stages = set()
     for doc, spec in pods:
         meta = doc["spec"]["template"]["metadata"] if doc["kind"] == "Job" else doc["metadata"]

@@ -34,8 +34,9 @@ from ruamel.yaml import YAML
 
 from generator.cli import main
 from generator.deploy.settings import settings
-from kube_support import REPO, example_folders, git
+from kube_support import example_folders, examples_repo, git
 
+REPO = examples_repo()  # the working tree, or a copy with the examples where a fork removed them
 SCHEMAS, TOOLS_BIN = REPO / "schemas", REPO / ".tools" / "bin"
 from generator.render.kustomize import load_documents, render
 

@@ -1,11 +1,15 @@
 """A fork's report and `validate --all` are about the fork: the template's examples (overlays/examples.yaml) stay
 out of the totals and their notes out of the listing, each said in one line, until `nautilus examples remove`."""
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from kube_support import git, make_fork, nautilus
+from kube_support import git, make_fork, nautilus, working_copy
 
 EXAMPLE = ["demo", "--namespace", "gp-engine-lab", "--gpus", "2", "--dev-pod"]  # the fork's examples: this test's own,
 EXAMPLE_FOLDERS = ["overlays/demo", "overlays/demo.dev", "overlays/demo.results"]  # whatever the template ships
@@ -80,3 +84,34 @@ def test_overlays_stays_in_git_when_the_examples_were_all_there_was(fork):
     git(fork, "add", "-A")
     git(fork, "commit", "-qm", "no examples")
     assert "overlays/.gitkeep" in git(fork, "ls-files", "overlays")  # a clone still has overlays/ for `nautilus new`
+
+
+def test_the_recipe_moves_to_tests_which_rebuild_the_examples_from_it(fork):
+    (fork / "tests").mkdir()
+    recipe = (fork / "overlays" / "examples.yaml").read_text()
+    result = nautilus("examples", "remove")
+    assert result.exit_code == 0, result.output
+    assert (fork / "tests" / "examples.yaml").read_text() == recipe and not (fork / "overlays" / "examples.yaml").exists()
+    assert "git add -A overlays tests && git commit" in result.output
+
+
+EXAMPLE_TESTS = ["tests/test_docs.py", "tests/test_overlays.py", "tests/test_bases.py"]  # the docs, the examples, the bases
+
+
+def test_the_tests_of_the_examples_pass_once_they_are_removed(tmp_path):
+    """A fork that ran `nautilus examples remove` keeps passing `make test`: the tests rebuild the examples from
+    tests/examples.yaml in a temporary copy, so they check the same files."""
+    fork = working_copy(tmp_path / "fork")
+    git(fork, "init", "-q", "-b", "main")
+    git(fork, "add", "-A")
+    git(fork, "commit", "-q", "-m", "fork")
+    env = {**os.environ, "PYTHONPATH": str(fork)}
+    removed = subprocess.run([str(Path(sys.executable).with_name("nautilus")), "examples", "remove"], cwd=fork, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert removed.returncode == 0, removed.stderr
+    assert (fork / "tests" / "examples.yaml").is_file() and {p.name for p in (fork / "overlays").iterdir()} == {".gitkeep"}
+    git(fork, "add", "-A")
+    git(fork, "commit", "-q", "-m", "Remove the template's example overlays")
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *EXAMPLE_TESTS], cwd=fork,
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]

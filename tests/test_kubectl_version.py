@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from generator.core.kubectl_version import MINIMUM, client_version
-from kube_support import REPO
+from kube_support import REPO, examples_repo
 
 NAUTILUS = Path(sys.executable).with_name("nautilus")
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -25,7 +25,7 @@ def stand_in_kubectl(folder: Path, minor: str) -> Path:
 
 def run(command: list[str], path: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([str(NAUTILUS), *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([str(NAUTILUS), *command], cwd=examples_repo(), env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_the_pinned_kubectl_is_new_enough_and_silent():

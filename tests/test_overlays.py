@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from kube_support import REPO, build, by_kind_name, example_folders, examples, kubeconform_strict, nautilus, run_name, tree
+from kube_support import build, by_kind_name, example_folders, examples, examples_repo, kubeconform_strict, nautilus, run_name, tree
 
 EXAMPLES = examples()
+REPO = examples_repo()  # the working tree, or a copy with the examples where a fork removed them
 FOLDERS = [p.name for p in example_folders()]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kube_support import example_folders
+from kube_support import example_folders, examples_repo
 from validate.support import copy_project, run
 
 from generator.render import cache
@@ -248,7 +248,7 @@ def test_two_commands_at_once_agree_and_leave_whole_entries(project):
 def test_every_example_renders_alike_with_and_without_the_cache(overlay, tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     for part in ("base", "overlays"):
-        shutil.copytree(REPO / part, repo / part)
+        shutil.copytree(examples_repo() / part, repo / part)
     monkeypatch.chdir(repo)
     monkeypatch.setenv(cache.SWITCH, "off")
     plain = render(repo / "overlays" / overlay.name)

@@ -2,7 +2,7 @@
 ran with and the ones the overlay asks for now."""
 import json
 
-from kube_support import REPO, nautilus
+from kube_support import examples_repo, nautilus
 from trainer.usage import GI, Cgroup, Monitor, Requests
 
 
@@ -28,19 +28,19 @@ def usage_json(tmp_path, cores: float, memory: int) -> str:
 
 def test_measured_use_sits_beside_the_requests_then_and_now(tmp_path):
     used = usage_json(tmp_path, cores=1.05, memory=int(3.5 * GI))
-    result = nautilus("report", REPO / "overlays/horse2zebra", "--usage", used)
+    result = nautilus("report", examples_repo() / "overlays/horse2zebra", "--usage", used)
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if line.startswith("| horse2zebra | train |"))
     # the run used 10% of its 10 CPU (under NRP's 20%); the overlay's 2 CPU now put it at 52%
     assert row == "| horse2zebra | train | 0.2 h | 1.05 | 10 → 2 | 10% → 52% | 3.5Gi / 3.5Gi | 20.0Gi → 7.0Gi | 18% → 50% | 93% | 2 |"
-    data = json.loads(nautilus("report", REPO / "overlays/horse2zebra", "--usage", used, "--format", "json").output)
+    data = json.loads(nautilus("report", examples_repo() / "overlays/horse2zebra", "--usage", used, "--format", "json").output)
     assert data["usage"][0]["request_now"] == {"cpu": 2.0, "memory": 7 * GI}
 
 
 def test_a_file_that_is_not_a_usage_summary_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"cpu": 1}')
-    result = nautilus("report", REPO / "overlays/horse2zebra", "--usage", bad)
+    result = nautilus("report", examples_repo() / "overlays/horse2zebra", "--usage", bad)
     assert result.exit_code == 2 and result.output.startswith(f"error: --usage {bad} is not a usage summary")
-    result = nautilus("report", REPO / "overlays/horse2zebra", "--usage", tmp_path / "missing.json")
+    result = nautilus("report", examples_repo() / "overlays/horse2zebra", "--usage", tmp_path / "missing.json")
     assert result.exit_code == 2 and "cannot read --usage" in result.output

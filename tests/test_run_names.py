@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from kube_support import REPO, build, example_folders
+from kube_support import REPO, build, example_folders, examples_repo
 
 PROJECTS = [p for p in example_folders() if "." not in p.name]
 
@@ -34,7 +34,7 @@ def test_every_job_is_named_after_the_configmap_it_mounts(overlay):
 def test_what_a_job_runs_names_it(tmp_path, edit, changed):
     shutil.copytree(REPO / "base", tmp_path / "base")
     overlay = tmp_path / "overlays" / "horse2zebra"
-    shutil.copytree(REPO / "overlays" / "horse2zebra", overlay)
+    shutil.copytree(examples_repo() / "overlays" / "horse2zebra", overlay)
     before = jobs(overlay)
     name, old, new = edit
     text = (overlay / name).read_text()

@@ -19,7 +19,7 @@ def examples_group():
     \b
     Example:
       nautilus examples remove
-      git add -A overlays && git commit -m "Remove the template's example overlays"
+      git add -A overlays tests && git commit -m "Remove the template's example overlays"
     """
 
 
@@ -27,10 +27,23 @@ def _edited(folders) -> dict:
     return {folder: files for folder in folders if (files := written.edits(folder))}
 
 
-@examples_group.command(short_help="Remove the example overlays and overlays/examples.yaml.")
+def _keep_recipe(listing) -> tuple[str, str]:
+    """overlays/examples.yaml moved to tests/examples.yaml (the tests rebuild the examples from it); removed
+    where the repository has no tests/. Returns what became of it and the folders to commit."""
+    tests = repo.root() / "tests"
+    if not listing.exists() or not tests.is_dir():
+        listing.unlink(missing_ok=True)
+        return f"removed {repo.relative(listing)}", "overlays"
+    listing.replace(tests / examples.LIST)
+    moved = f"moved {repo.relative(listing)} to {repo.relative(tests / examples.LIST)}, which the tests rebuild them from"
+    return moved, "overlays tests"
+
+
+@examples_group.command(short_help="Remove the example overlays; overlays/examples.yaml moves to tests/.")
 @click.option("--discard-edits", is_flag=True, help="Remove edited examples too, keeping a copy of each in overlays/.discarded/.")
 def remove(discard_edits):
-    """Remove every folder overlays/examples.yaml lists (NAME, NAME.results, NAME.dev), then the list itself."""
+    """Remove every folder overlays/examples.yaml lists (NAME, NAME.results, NAME.dev), then move the list to
+    tests/examples.yaml: the tests of the template rebuild the examples from it in a temporary copy."""
     overlays = repo.overlays()
     present = [folder for folder in examples.folders(overlays) if folder.is_dir()]
     listing = overlays / examples.LIST
@@ -47,9 +60,9 @@ def remove(discard_edits):
         if folder in edited:
             written.keep_copy(folder)
         shutil.rmtree(folder)
-    listing.unlink(missing_ok=True)
+    recipe, changed = _keep_recipe(listing)
     if not any(p.name != written.DISCARDED for p in overlays.iterdir()):
         (overlays / KEEP).write_text("")  # git keeps no empty folder: a clone still has overlays/ for `nautilus new`
     removed = ", ".join(repo.relative(f) for f in present)
-    click.echo(f"removed {removed or 'no folder'} and {repo.relative(listing)}; commit it: "
-               "git add -A overlays && git commit -m \"Remove the template's example overlays\"")
+    click.echo(f"removed {removed or 'no folder'}; {recipe}; commit it: "
+               f"git add -A {changed} && git commit -m \"Remove the template's example overlays\"")

@@ -24,7 +24,8 @@ GENERATED = {
 
 
 def committed() -> list[Path]:
-    """The committed example overlays (overlays/examples.yaml); users' own overlays are not the template's tests."""
+    """The example overlays (overlays/examples.yaml, or rebuilt where a fork removed them); users' own overlays
+    are not the template's tests."""
     return example_folders()
 
 

@@ -19,8 +19,8 @@ PROJECTS = [p for p in COMMITTED if p not in DEV + RESULTS]
 
 
 def test_the_listed_examples_are_there():
-    """Every example overlays/examples.yaml lists is there (a fork may have removed them all: the overlays
-    `nautilus new` writes here, GENERATED, are applied in every case)."""
+    """Every example overlays/examples.yaml lists is there (where a fork removed them, rebuilt from
+    tests/examples.yaml in a temporary copy; the overlays `nautilus new` writes here, GENERATED, are applied too)."""
     assert all((p / "kustomization.yaml").is_file() for p in COMMITTED), COMMITTED
 
 

@@ -113,7 +113,7 @@ def test_report_json_is_strict_json(tmp_path):
     usage = tmp_path / "usage.json"
     usage.write_text(json.dumps({"requests": {"cpu": 2, "memory": 2**30}, "cpu": {"mean_cores": 1.5},
                                  "memory": {"mean_bytes": 2**29, "peak_bytes": 2**29}, "seconds": 60}))
-    run = nautilus("report", REPO / "overlays/horse2zebra", "--usage", usage, "--format", "json")
+    run = nautilus("report", REPO / "tests/validate/project/overlays/demo", "--usage", usage, "--format", "json")
     assert run.code == 0, run.err
 
     def refuse(name):
