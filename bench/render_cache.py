@@ -19,11 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.report import change_last_overlay, git, lab  # noqa: E402
+from bench.report import change_last_overlay, git, lab, timed  # noqa: E402
 from bench.validate import REPO  # noqa: E402
 
 ROUNDS = 3
@@ -32,13 +31,7 @@ COMMANDS = {"validate --all": ("validate", "--all"), "report --all --base HEAD~1
 
 
 def nautilus(root: Path, env: dict, *args: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from generator.cli import main; main()", *args],
-                          capture_output=True, text=True, env=env, cwd=root)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"nautilus {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return seconds
+    return timed(root, env, *args)[0]
 
 
 def entries(root: Path) -> dict[str, int]:

@@ -62,14 +62,20 @@ def change_base(root: Path, overlays: list[Path]) -> None:
     job.write_text(job.read_text().replace("nautilus.io/stage: train\n", "nautilus.io/stage: train\n    team: vision\n", 1))
 
 
-def nautilus(root: Path, env: dict, *args: str) -> float:
+def timed(root: Path, env: dict, *args: str) -> tuple[float, str]:
+    """(seconds, stdout) of one `nautilus ARGS` process in root; SystemExit when it fails."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", "from generator.cli import main; main()", *args],
                           capture_output=True, text=True, env=env, cwd=root)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"nautilus {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    (root / "comment.md.tmp").write_text(proc.stdout)
+    return seconds, proc.stdout
+
+
+def nautilus(root: Path, env: dict, *args: str) -> float:
+    seconds, comment = timed(root, env, *args)
+    (root / "comment.md.tmp").write_text(comment)
     return seconds
 
 
