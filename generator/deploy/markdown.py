@@ -1,4 +1,5 @@
 """A plan as Markdown: the pull request's live diff and the deploy's run summary."""
+from . import pipeline
 from .plan import Plan
 
 HEADINGS = {
@@ -8,6 +9,7 @@ HEADINGS = {
     "not-rerun": "not started again", "refused": "not applied (the API server refuses the change)", "same": "unchanged",
 }
 MAX_ROWS = 200
+LONGEST_CELL = 600  # the fields a change touches, and the note on how to stop an older run
 
 
 def render(plan: Plan, title: str, commit: str = "") -> str:
@@ -26,7 +28,8 @@ def render(plan: Plan, title: str, commit: str = "") -> str:
         lines += ["| overlay | action | kind | name | what |", "| --- | --- | --- | --- | --- |"]
         for step in rows[:MAX_ROWS]:
             what = "; ".join(filter(None, [", ".join(f"`{f}`" for f in step.fields[:8]), step.note]))
-            lines.append(f"| overlays/{step.overlay} | {HEADINGS[step.action]} | {step.kind} | {step.name} | {_cell(what)} |")
+            cells = [f"overlays/{step.overlay}", HEADINGS[step.action], step.kind, step.name, what]
+            lines.append("| " + " | ".join(pipeline.cell(c, LONGEST_CELL) for c in cells) + " |")
         if len(rows) > MAX_ROWS:
             lines.append(f"| ... | {len(rows) - MAX_ROWS} more | | | |")
         lines.append("")
@@ -34,7 +37,3 @@ def render(plan: Plan, title: str, commit: str = "") -> str:
         lines += ["Not deployed here (another namespace): " + ", ".join(f"overlays/{n}" for n in plan.skipped) + ".", ""]
     return "\n".join(lines)
 
-
-def _cell(text: str) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 600 else text[:597] + "..."

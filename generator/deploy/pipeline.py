@@ -9,10 +9,11 @@ from generator.policy.check import check
 from generator.render import sources
 from generator.render.changes import changed_overlays as overlays_changed_since
 from generator.render.kustomize import load_documents, render
+from generator.review.markdown import cell
 from trainer.atomic import write_text
 from trainer.errors import UsageError
 
-__all__ = ["UsageError", "find_tool", "run", "write_text", "repo_root", "project_overlays", "render_text", "errors_of",
+__all__ = ["UsageError", "cell", "find_tool", "run", "write_text", "repo_root", "project_overlays", "render_text", "errors_of",
            "load_documents", "overlays_changed_since"]
 
 

@@ -15,15 +15,15 @@ MIN_BYTES = 4000
 LONGEST_TEXT = 300  # characters of one untrusted value (a waiver reason, a message) in the report
 
 
-def _text(value) -> str:
+def cell(value, limit: int = LONGEST_TEXT) -> str:
     """A value from a manifest, safe inside a table cell or a list item: one line, no HTML, no pipes."""
     text = " ".join(str(value).split())
-    text = text if len(text) <= LONGEST_TEXT else text[: LONGEST_TEXT - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def _row(values) -> str:
-    return "| " + " | ".join(_text(v) for v in values) + " |"
+    return "| " + " | ".join(cell(v) for v in values) + " |"
 
 
 def _table(head, rows) -> list[str]:
@@ -39,7 +39,7 @@ def arrow(before: str | None, after: str | None) -> str:
 
 def _overlay(item: dict, compared: bool) -> list[str]:
     """One overlay: its table (a change column when compared), totals, finding counts and waivers."""
-    lines = [f"### `{_text(item['source'])}`" + (f" ({item['change']})" if compared else ""), ""]
+    lines = [f"### `{cell(item['source'])}`" + (f" ({item['change']})" if compared else ""), ""]
     table, columns = [], shown_columns(item["workloads"])
     for w in item["workloads"]:
         cells = [arrow((w["before"] or {}).get(k), (w["after"] or {}).get(k)) for k in columns]
@@ -51,7 +51,7 @@ def _overlay(item: dict, compared: bool) -> list[str]:
     lines += ["", "Totals: " + ", ".join(f"{k} {arrow(before.get(k), v)}" for k, v in item["totals"]["after"].items()) + "."]
     if item["findings"]:
         lines.append(f"Findings: {item['findings']['errors']} error(s), {item['findings']['warnings']} warning(s).")
-    lines += [f"- waived `{_text(w['rule'])}` on {_text(w['kind'])}/{_text(w['name'])}: {_text(w['reason'])}"
+    lines += [f"- waived `{cell(w['rule'])}` on {cell(w['kind'])}/{cell(w['name'])}: {cell(w['reason'])}"
               for w in item["waivers"]]
     return lines + [""]
 
@@ -67,13 +67,13 @@ def _more(items: list, shown: int | None) -> list[str]:
 
 def _findings(title: str, found: list[dict], shown: int | None) -> list[str]:
     return [f"**{title}** ({len(found)}):", ""] + [
-        f"- `{_text(f['source'])}` {_text(f['kind'])}/{_text(f['name'])} `{_text(f['rule'])}` ({f['severity']}): "
-        f"{_text(f['message'])}" for f in found[:shown]] + _more(found, shown) if found else []
+        f"- `{cell(f['source'])}` {cell(f['kind'])}/{cell(f['name'])} `{cell(f['rule'])}` ({f['severity']}): "
+        f"{cell(f['message'])}" for f in found[:shown]] + _more(found, shown) if found else []
 
 
 def _waivers(title: str, found: list[dict], shown: int | None) -> list[str]:
     return [f"**{title}** ({len(found)}):", ""] + [
-        f"- `{_text(w['source'])}` {_text(w['kind'])}/{_text(w['name'])} waives `{_text(w['rule'])}`: {_text(w['reason'])}"
+        f"- `{cell(w['source'])}` {cell(w['kind'])}/{cell(w['name'])} waives `{cell(w['rule'])}`: {cell(w['reason'])}"
         for w in found[:shown]] + _more(found, shown) if found else []
 
 
@@ -84,9 +84,9 @@ def _summary(data: dict, shown: int | None = None) -> list[str]:
     counts = s["overlays"]
     if not (counts["changed"] or counts["new"] or counts["removed"]):
         return [f"This change touches nothing the cluster would see: the {counts['same']} overlay(s) render as at "
-                f"`{_text(base)}`.", ""]
+                f"`{cell(base)}`.", ""]
     said = {"changed": "changed", "new": "new", "removed": "removed", "same": "unchanged"}
-    lines = [f"Compared with `{_text(base)}`, overlays: " + ", ".join(f"{n} {said[k]}" for k, n in counts.items() if n)
+    lines = [f"Compared with `{cell(base)}`, overlays: " + ", ".join(f"{n} {said[k]}" for k, n in counts.items() if n)
              + ".", ""]
     before = data["totals"]["before"]
     lines += _table(["total", "before", "after"], [[k, before[k], v] for k, v in data["totals"]["after"].items()]) + [""]
@@ -96,7 +96,7 @@ def _summary(data: dict, shown: int | None = None) -> list[str]:
                         [[w["source"], w["change"], w["kind"], w["name"], _cells(w["cells"])] for w in s["workloads"][:shown]])
         lines += _more(s["workloads"], shown)
     if s["manifests_only"]:
-        lines += ["Manifests change but no request does: " + ", ".join(f"`{_text(x)}`" for x in s["manifests_only"][:shown])
+        lines += ["Manifests change but no request does: " + ", ".join(f"`{cell(x)}`" for x in s["manifests_only"][:shown])
                   + ".", *_more(s["manifests_only"], shown)]
     found, waived = s["findings"], s["waivers"]
     lines += _findings("New findings", found["new"], shown) + _findings("Fixed findings", found["fixed"], shown)
@@ -123,7 +123,7 @@ def _folded(items: list[dict], full: bool, total: int) -> list[str]:
 
 
 def _span(labels: list[str]) -> str:
-    return f"`{_text(labels[0])}`" + (f" to `{_text(labels[-1])}`" if len(labels) > 1 else "")
+    return f"`{cell(labels[0])}`" + (f" to `{cell(labels[-1])}`" if len(labels) > 1 else "")
 
 
 def _left_out(folded_tables: bool, rows_dropped: list[str], tables_dropped: list[str], compared: bool) -> list[str]:
@@ -141,7 +141,7 @@ def _left_out(folded_tables: bool, rows_dropped: list[str], tables_dropped: list
 
 def _examples_note(data: dict) -> list[str]:
     left_out = data.get("examples_left_out") or []
-    return [f"Totals leave out the template's {len(left_out)} example overlay(s) ({', '.join(f'`{_text(x)}`' for x in left_out)}; "
+    return [f"Totals leave out the template's {len(left_out)} example overlay(s) ({', '.join(f'`{cell(x)}`' for x in left_out)}; "
             f"overlays/examples.yaml); {NOTE}.", ""] if left_out else []
 
 

@@ -36,24 +36,22 @@ def _resources(c: dict, part: str) -> dict:
 
 # amounts ------------------------------------------------------------------------------------------------
 
-def amount_request(obj, rng):
-    c = _container(obj, rng, init=rng.random() < 0.3) or _container(obj, rng)
+def _amount(c, side: str, rng):
+    """One resource amount of container c on side (requests or limits), drawn from AMOUNTS."""
     if c is None:
         return None
     resource = rng.choice(sorted(AMOUNTS))
     value = rng.choice(AMOUNTS[resource])
-    _resources(c, "requests")[resource] = value
-    return f"amounts: {c['name']} requests.{resource}={value}"
+    _resources(c, side)[resource] = value
+    return f"amounts: {c['name']} {side}.{resource}={value}"
+
+
+def amount_request(obj, rng):
+    return _amount(_container(obj, rng, init=rng.random() < 0.3) or _container(obj, rng), "requests", rng)
 
 
 def amount_limit(obj, rng):
-    c = _container(obj, rng)
-    if c is None:
-        return None
-    resource = rng.choice(sorted(AMOUNTS))
-    value = rng.choice(AMOUNTS[resource])
-    _resources(c, "limits")[resource] = value
-    return f"amounts: {c['name']} limits.{resource}={value}"
+    return _amount(_container(obj, rng), "limits", rng)
 
 
 def amount_scaled(obj, rng):
