@@ -1,4 +1,5 @@
 """Fixtures for tests against a real control plane with simulated NRP nodes (see controlplane.py)."""
+import os
 import subprocess
 import sys
 import uuid
@@ -6,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from .controlplane import ControlPlane, missing_binaries
+from generator.deploy.kube import Kube
+
+from .controlplane import SHARED, ControlPlane, missing_binaries
 from .overlays import GENERATED, Overlay
+
+NAMESPACE_PREFIX = "test-"
 
 
 @pytest.fixture(scope="session")
@@ -16,19 +21,39 @@ def cluster(tmp_path_factory):
     missing = missing_binaries()
     if missing:
         pytest.fail(f"control-plane binaries missing from .tools/bin: {', '.join(missing)}; run `make cluster-tools`")
-    plane = ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
+    if os.environ.get(SHARED):
+        plane = ControlPlane.attached(Path(os.environ[SHARED]))
+        _delete_leftovers(plane)
+    else:
+        plane = ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
     yield plane
     plane.stop()
+
+
+def _delete_leftovers(plane: ControlPlane) -> None:
+    """An earlier run on a shared control plane that was killed (a test past its time limit) skipped its
+    teardown: its namespaces, whose pods would hold GPUs of the simulated nodes, go before this run starts."""
+    names = plane.kubectl("get", "namespaces", "-o", "name").stdout.split()
+    left = [n for n in names if n.startswith(f"namespace/{NAMESPACE_PREFIX}")]
+    if left:
+        plane.kubectl("delete", *left, "--wait=false")
 
 
 @pytest.fixture
 def namespace(cluster):
     """A fresh namespace that enforces Pod Security "restricted", as the conventions promise."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
+    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     cluster.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def kube(cluster, namespace, monkeypatch) -> Kube:
+    """generator/deploy's kubectl wrapper acting in the test's namespace as the cluster admin."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    return Kube(namespace)
 
 
 @pytest.fixture(scope="session")
