@@ -139,7 +139,7 @@ def mutants(source: str, module: str):
 
 
 def private_copy(target: Path) -> Path:
-    """The repository's tracked and untracked-but-not-ignored files, plus its tools, in target."""
+    """The repository's tracked and untracked-but-not-ignored files, plus its tools and venv, in target."""
     names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, names):
@@ -147,8 +147,13 @@ def private_copy(target: Path) -> Path:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
-    if (REPO / ".tools").is_dir():
-        (target / ".tools").symlink_to(REPO / ".tools")
+    set_up = [name for name in (".tools", ".venv") if (REPO / name).is_dir()]  # what `make setup` built
+    for name in set_up:
+        (target / name).symlink_to(REPO / name)
+    # a git work tree of its own, as tests that copy "this working tree" into a fork list its files with git;
+    # links, which .gitignore's `/.tools/` does not match, excluded by name
+    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    (target / ".git" / "info" / "exclude").write_text("".join(f"/{name}\n" for name in set_up))
     return target
 
 
