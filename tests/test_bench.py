@@ -130,6 +130,21 @@ def test_mutation_config_names_real_modules_tests_and_mutants():
         assert reason.strip(), f"{key}: say why it is equivalent"
 
 
+def test_mutation_copy_is_a_work_tree_of_the_files_with_the_set_up_linked(tmp_path):
+    """Tests that copy "this working tree" into a fork list its files with git, and run `.venv/bin/nautilus`
+    and the tools of `make setup`: the private copy offers both, the links left out of the listing."""
+    import subprocess
+
+    from bench.mutation import private_copy
+    copy = private_copy(tmp_path / "copy")
+    listed = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=copy, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert {"bench/mutation.py", "generator/deploy/plan.py", "tests/test_bench.py"} <= set(listed)
+    assert not {".venv", ".tools"} & set(listed)
+    for name in (".venv", ".tools"):
+        assert (copy / name).resolve() == (REPO / name).resolve()
+
+
 TINY_MODULE = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    if x:\n        return x / 2\n    return 0\n"
 TINY_TESTS = ("import subprocess, sys\nfrom m import double, half\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n"
               "def test_half_in_a_subprocess():\n"  # the recording prints nothing there: tests read stderr
