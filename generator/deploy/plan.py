@@ -9,7 +9,6 @@ from .record import Record
 from .settings import settings
 
 IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
-RUN_STAGES = ("data", "train")
 STAGE_LABEL = "nautilus.io/stage"
 
 
