@@ -41,6 +41,7 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "bench" / "mutation.yaml"
 
+SITE = "sitecustomize.py"  # written at the copy's root while the tests are recorded
 TIMED_OUT = 124  # the test server's answer when one test ran past its own limit (bench/mutation_copy.py)
 
 SWAPS = {  # operator -> the operator a mutant puts in its place
@@ -153,7 +154,7 @@ def private_copy(target: Path) -> Path:
     # a git work tree of its own, as tests that copy "this working tree" into a fork list its files with git;
     # links, which .gitignore's `/.tools/` does not match, excluded by name
     subprocess.run(["git", "init", "-q", str(target)], check=True)
-    (target / ".git" / "info" / "exclude").write_text("".join(f"/{name}\n" for name in set_up))
+    (target / ".git" / "info" / "exclude").write_text("".join(f"/{name}\n" for name in (*set_up, SITE)))
     return target
 
 
@@ -205,15 +206,18 @@ def record(copy_root: Path, module: str, tests: list[str]) -> Record:
     the first failure when they do not pass."""
     import coverage
     with tempfile.TemporaryDirectory(prefix="mutation-record-") as tmp:
-        site = Path(tmp) / "site"
-        site.mkdir()
-        (site / "sitecustomize.py").write_text("import bench.mutation_copy\nbench.mutation_copy.start_in_subprocess()\n")
         data = Path(tmp) / "data" / "coverage"
         data.parent.mkdir()
+        site = copy_root / SITE  # on the tests' PYTHONPATH, also where a test sets only the copy there
+        site.write_text("try:\n    import bench.mutation_copy\nexcept ImportError:  # a Python without coverage\n"
+                        f"    pass\nelse:\n    bench.mutation_copy.start_in_subprocess({str(data)!r}, "
+                        f"{str(copy_root / module)!r})\n")
         start = time.monotonic()
-        proc = _pytest(copy_root, ["--tb=short", "-p", "bench.mutation_copy", *tests], timeout=3600,
-                       extra={"PYTHONPATH": str(site), "MUTATION_DATA": str(data),
-                              "MUTATION_MODULE": str(copy_root / module)})
+        try:
+            proc = _pytest(copy_root, ["--tb=short", "-p", "bench.mutation_copy", *tests], timeout=3600,
+                           extra={"MUTATION_DATA": str(data), "MUTATION_MODULE": str(copy_root / module)})
+        finally:
+            site.unlink()
         seconds = time.monotonic() - start
         if proc.returncode != 0:
             raise Failed(f"the tests of {module} fail without any mutation ({' '.join(tests)}); the first failure:\n"

@@ -1,8 +1,10 @@
 """What bench/mutation.py runs inside its private copy of the repository.
 
 Recording: which tests execute which lines of one module. A pytest plugin (`-p bench.mutation_copy`) and,
-through a sitecustomize.py that bench/mutation.py writes, the same recording in the Python subprocesses the
-tests start (the data-stage tests run `python -m trainer.prepare`).
+through a sitecustomize.py that bench/mutation.py writes at the copy's root, the same recording in the Python
+subprocesses the tests start (the data-stage tests run `python -m trainer.prepare`), also those started with
+an environment of their own that keeps only the copy on PYTHONPATH (the workflow steps of the GitOps tests):
+the running test's id is in a file (CONTEXT), not in the environment.
 
 Coverage.py measures the one module (MUTATION_MODULE) with the running test's node id as its context; lines run
 while the module is imported carry the empty context. Each process saves its own data file beside MUTATION_DATA
@@ -26,9 +28,12 @@ import pytest
 _durations: dict[str, float] = {}
 
 
-def start(context: str = "") -> coverage.Coverage:
-    cov = coverage.Coverage(data_file=os.environ["MUTATION_DATA"], data_suffix=True, config_file=False,
-                            include=[os.environ["MUTATION_MODULE"]], context=context or None)
+CONTEXT = "context"  # beside run.json: the node id of the test running now
+
+
+def start(data: str, module: str, context: str = "") -> coverage.Coverage:
+    cov = coverage.Coverage(data_file=data, data_suffix=True, config_file=False, include=[module],
+                            context=context or None)
     cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-measured", "module-not-imported"])
     cov.start()
 
@@ -41,13 +46,19 @@ def start(context: str = "") -> coverage.Coverage:
     return cov
 
 
-def start_in_subprocess() -> None:
-    """From sitecustomize.py: record a subprocess started during a test under that test's id."""
-    if os.environ.get("MUTATION_CONTEXT"):
-        start(os.environ["MUTATION_CONTEXT"])
+def start_in_subprocess(data: str, module: str) -> None:
+    """From sitecustomize.py: record a subprocess started during a test under that test's id (none runs while
+    pytest itself starts)."""
+    context = Path(data).parent.parent / CONTEXT
+    if context.is_file():
+        start(data, module, context.read_text())
 
 
-_cov = start() if os.environ.get("MUTATION_DATA") else None  # at import: before the conftests import the module
+# The pytest process, at import (before the conftests import the module); taken out of the environment, so
+# that the processes the tests start are recorded by sitecustomize.py alone.
+_data, _module = os.environ.pop("MUTATION_DATA", None), os.environ.pop("MUTATION_MODULE", None)
+_cov = start(_data, _module) if _data else None
+_folder = Path(_data).parent.parent if _data else None  # run.json and CONTEXT
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -55,12 +66,13 @@ def pytest_runtest_protocol(item, nextitem):
     if _cov is None:
         yield
         return
+    context = _folder / CONTEXT
     _cov.switch_context(item.nodeid)
-    os.environ["MUTATION_CONTEXT"] = item.nodeid
+    context.write_text(item.nodeid)
     began = time.monotonic()
     yield
     _durations[item.nodeid] = time.monotonic() - began
-    os.environ.pop("MUTATION_CONTEXT", None)
+    context.unlink()
     _cov.switch_context("")
 
 
@@ -69,7 +81,7 @@ def pytest_unconfigure(config):
         root = os.getcwd()
         outside = sorted({name.partition(".")[0] for name, module in list(sys.modules.items())
                           if not (getattr(module, "__file__", None) or root).startswith(root)})
-        with open(Path(os.environ["MUTATION_DATA"]).parent.parent / "run.json", "w") as out:
+        with open(_folder / "run.json", "w") as out:
             json.dump({"durations": _durations, "modules": outside}, out)
 
 

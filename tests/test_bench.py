@@ -130,13 +130,35 @@ def test_mutation_config_names_real_modules_tests_and_mutants():
         assert reason.strip(), f"{key}: say why it is equivalent"
 
 
-TINY_MODULE = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    if x:\n        return x / 2\n    return 0\n"
+def test_mutation_copy_is_a_work_tree_of_the_files_with_the_set_up_linked(tmp_path):
+    """Tests that copy "this working tree" into a fork list its files with git, and run `.venv/bin/nautilus`
+    and the tools of `make setup`: the private copy offers both, the links left out of the listing."""
+    import subprocess
+
+    from bench.mutation import private_copy
+    copy = private_copy(tmp_path / "copy")
+    listed = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=copy, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert {"bench/mutation.py", "generator/deploy/plan.py", "tests/test_bench.py"} <= set(listed)
+    assert not {".venv", ".tools"} & set(listed)
+    for name in (".venv", ".tools"):
+        assert (copy / name).resolve() == (REPO / name).resolve()
+
+
+TINY_MODULE = ("def double(x):\n    return 2 * x\n\n\ndef half(x):\n    if x:\n        return x / 2\n    return 0\n\n\n"
+               "def triple(x):\n    return 3 * x\n")
 TINY_TESTS = ("import subprocess, sys\nfrom m import double, half\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n"
               "def test_half_in_a_subprocess():\n"  # the recording prints nothing there: tests read stderr
               "    proc = subprocess.run([sys.executable, '-c', 'import m; print(m.half(4))'], capture_output=True,"
               " text=True, check=True)\n"
               "    assert (proc.stdout, proc.stderr) == ('2.0\\n', '')\n"
-              "    assert subprocess.run([sys.executable, '-c', 'pass'], capture_output=True).stderr == b''\n")
+              "    assert subprocess.run([sys.executable, '-c', 'pass'], capture_output=True).stderr == b''\n\n\n"
+              "def test_triple_in_a_subprocess_of_its_own_environment():\n"  # as the workflow steps of the GitOps tests
+              "    import os\n"
+              f"    env = {{'PYTHONPATH': os.pathsep.join([os.getcwd(), {str(REPO)!r}])}}\n"
+              "    proc = subprocess.run([sys.executable, '-c', 'import m; print(m.triple(2))'], capture_output=True,"
+              " text=True, check=True, env=env)\n"
+              "    assert (proc.stdout, proc.stderr) == ('6\\n', '')\n")
 
 
 def test_mutation_tool_runs_each_mutant_with_the_tests_that_reach_its_line(tmp_path):
@@ -147,13 +169,16 @@ def test_mutation_tool_runs_each_mutant_with_the_tests_that_reach_its_line(tmp_p
     (tmp_path / "m.py").write_text(TINY_MODULE)
     (tmp_path / "test_m.py").write_text(TINY_TESTS)
     found = record(tmp_path, "m.py", ["test_m.py"])
-    assert set(found.durations) == {"test_m.py::test_double", "test_m.py::test_half_in_a_subprocess"}
+    assert set(found.durations) == {"test_m.py::test_double", "test_m.py::test_half_in_a_subprocess",
+                                    "test_m.py::test_triple_in_a_subprocess_of_its_own_environment"}
     tree = ast.parse(TINY_MODULE)
     owners = own_lines(tree)
     selected = {(node.lineno, change): found.tests_for(owners[node]) for node, change, _ in _sites(tree)}
     assert selected[(2, "Mult -> Div")] == ["test_m.py::test_double"]
     assert selected[(6, "condition negated")] == selected[(7, "Div -> Mult")] == ["test_m.py::test_half_in_a_subprocess"]
     assert selected[(8, "delete return")] == [], "no test reaches it: not covered"
+    assert selected[(12, "Mult -> Div")] == ["test_m.py::test_triple_in_a_subprocess_of_its_own_environment"]
+    assert not (tmp_path / "sitecustomize.py").exists(), "the recording's hook is gone before the mutants run"
     assert (tmp_path / "m.py").read_text() == TINY_MODULE
     assert owners[tree.body[1].body[0].test] == range(6, 7), "an if's condition is its own line, not its body"
 

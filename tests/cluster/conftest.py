@@ -9,10 +9,8 @@ import pytest
 
 from generator.deploy.kube import Kube
 
-from .controlplane import SHARED, ControlPlane, missing_binaries
+from .controlplane import SHARED, TEST_NAMESPACE_PREFIX, ControlPlane, missing_binaries
 from .overlays import GENERATED, Overlay
-
-NAMESPACE_PREFIX = "test-"
 
 
 @pytest.fixture(scope="session")
@@ -23,26 +21,17 @@ def cluster(tmp_path_factory):
         pytest.fail(f"control-plane binaries missing from .tools/bin: {', '.join(missing)}; run `make cluster-tools`")
     if os.environ.get(SHARED):
         plane = ControlPlane.attached(Path(os.environ[SHARED]))
-        _delete_leftovers(plane)
+        plane.delete_test_namespaces()  # an earlier run killed before its teardown left them
     else:
         plane = ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
     yield plane
     plane.stop()
 
 
-def _delete_leftovers(plane: ControlPlane) -> None:
-    """An earlier run on a shared control plane that was killed (a test past its time limit) skipped its
-    teardown: its namespaces, whose pods would hold GPUs of the simulated nodes, go before this run starts."""
-    names = plane.kubectl("get", "namespaces", "-o", "name").stdout.split()
-    left = [n for n in names if n.startswith(f"namespace/{NAMESPACE_PREFIX}")]
-    if left:
-        plane.kubectl("delete", *left, "--wait=false")
-
-
 @pytest.fixture
 def namespace(cluster):
     """A fresh namespace that enforces Pod Security "restricted", as the conventions promise."""
-    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
+    name = f"{TEST_NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     cluster.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
     yield name

@@ -26,6 +26,7 @@ BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler
 # The environment variable naming the folder of a control plane that another process started and keeps
 # running (bench/mutation.py shares one with every mutant's tests): the tests attach to it.
 SHARED = "NAUTILUS_TEST_CONTROLPLANE"
+TEST_NAMESPACE_PREFIX = "test-"  # of every namespace a test makes (conftest.py)
 CLIENTS = {
     "admin": ("nautilus-test-admin", "system:masters"),
     "kwok": ("kwok", "system:masters"),
@@ -123,6 +124,14 @@ class ControlPlane:
         # The service-account controller gives each namespace its `default` account; pods need it.
         wait_until(lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
                    60, "the controller manager to create service accounts")
+
+    def delete_test_namespaces(self) -> None:
+        """Delete the namespaces tests made, without waiting. On a shared control plane, an earlier run killed
+        before its teardown (a test past its time limit) leaves them, and their pods hold simulated GPUs."""
+        names = self.kubectl("get", "namespaces", "-o", "name").stdout.split()
+        left = [n for n in names if n.startswith(f"namespace/{TEST_NAMESPACE_PREFIX}")]
+        if left:
+            self.kubectl("delete", *left, "--wait=false")
 
     def ready_nodes(self) -> int:
         nodes = self.get("nodes")["items"]

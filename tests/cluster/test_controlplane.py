@@ -1,6 +1,7 @@
 """The simulated NRP cluster itself: the pinned release, nodes like NRP's, its storage and priority
 classes, and a scheduler and kwok that behave as the template's tests rely on."""
 import json
+import uuid
 
 from ruamel.yaml import YAML
 
@@ -8,7 +9,7 @@ from kube_support import REPO
 
 POLICY = REPO / "schemas" / "policy.yaml"
 
-from .controlplane import FIXTURES, wait_until
+from .controlplane import FIXTURES, TEST_NAMESPACE_PREFIX, ControlPlane, wait_until
 from .workloads import node_labels, unschedulable_message, wait_for_pods
 
 POLICY_DATA = YAML(typ="safe").load(POLICY.read_text())
@@ -89,3 +90,24 @@ def test_claim_without_a_volume_waits_for_the_provisioner(cluster, namespace):
     event = wait_until(provisioning_event, 30, "the claim's ExternalProvisioning event")[0]
     assert "rook-ceph.cephfs.csi.ceph.com" in event["message"]
     assert cluster.get("pvc", "-n", namespace, "lonely")["status"]["phase"] == "Pending"
+
+
+def test_a_second_run_attaches_to_a_running_control_plane_and_clears_a_killed_runs_namespaces(cluster):
+    """What bench/mutation.py relies on: a run attached through NAUTILUS_TEST_CONTROLPLANE talks to the same
+    API server, starts from no namespace of an earlier run that was killed before its teardown, and leaves
+    the control plane running when it ends."""
+    leftover = f"{TEST_NAMESPACE_PREFIX}left-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", leftover)
+    cluster.kubectl("create", "namespace", "kept-by-someone-else")
+    attached = ControlPlane.attached(cluster.dir)
+    assert (attached.server, attached.kubeconfig) == (cluster.server, cluster.kubeconfig)
+    attached.delete_test_namespaces()
+
+    def gone_or_terminating(name: str) -> bool:
+        proc = cluster.kubectl("get", "namespace", name, "-o", "json", check=False)
+        return proc.returncode != 0 or json.loads(proc.stdout)["status"]["phase"] == "Terminating"
+    wait_until(lambda: gone_or_terminating(leftover), 30, f"namespace {leftover} to be deleted")
+    assert not gone_or_terminating("kept-by-someone-else")
+    cluster.kubectl("delete", "namespace", "kept-by-someone-else", "--wait=false")
+    attached.stop()
+    assert cluster.kubectl("get", "nodes", "-o", "name").stdout.count("node/") == len(cluster.get("nodes")["items"]) > 0
