@@ -5,12 +5,13 @@ import json
 import pytest
 
 from generator.deploy import record
-from generator.deploy.record import MAX_RECORD_BYTES, Record
+from generator.deploy.record import Record
 from generator.deploy.settings import settings
 from trainer.errors import UsageError
 
 OVERLAYS = {"a": {"objects": [{"kind": "ConfigMap", "name": "a-config", "uid": "u1"}], "runs": ["a-run"]},
             "b": {"objects": [{"kind": "Job", "name": "b-run", "uid": "u2"}], "runs": ["b-run", "b-older"]}}
+BOUND = 512 * 1024  # characters of record text: the 512 KiB the error names, half of what a ConfigMap holds
 
 
 def record_map(namespace: str, text: str | None, commit: str | None = "abc") -> dict:
@@ -71,7 +72,7 @@ def test_the_commit_is_read_from_the_annotation(kube, cluster, namespace):
 
 @pytest.mark.parametrize("text", [
     "{not json", "[1, 2]", '"overlays"', '{"overlays": ["a"]}', '{"overlays": "a"}',
-    json.dumps({"overlays": padded(MAX_RECORD_BYTES + 1)}, sort_keys=True, indent=1),
+    json.dumps({"overlays": padded(BOUND + 1)}, sort_keys=True, indent=1),
 ], ids=["not-json", "a-list", "a-string", "overlays-a-list", "overlays-a-string", "over-the-bound"])
 def test_a_record_edited_into_nonsense_reads_as_empty(kube, cluster, namespace, text):
     """A record that is not JSON, not an object, whose overlays are not a mapping, or that is larger than the
@@ -82,8 +83,8 @@ def test_a_record_edited_into_nonsense_reads_as_empty(kube, cluster, namespace, 
 
 
 def test_a_record_of_exactly_the_bound_reads(kube, cluster, namespace):
-    """The bound is inclusive: a record of exactly MAX_RECORD_BYTES characters is read as written."""
-    overlays = padded(MAX_RECORD_BYTES)
+    """The bound is inclusive: a record of exactly 512 KiB is read as written."""
+    overlays = padded(BOUND)
     create(cluster, record_map(namespace, json.dumps({"overlays": overlays}, sort_keys=True, indent=1)))
     assert record.read(kube)[0] == Record("abc", overlays)
 
@@ -92,12 +93,12 @@ def test_a_record_over_the_bound_is_not_written(kube):
     """A record that outgrew 512 KiB stops the deploy with a one-line error saying how to fix it, and nothing
     is written; one of exactly the bound is written."""
     with pytest.raises(UsageError) as raised:
-        record.write(kube, Record("abc", padded(MAX_RECORD_BYTES + 1)), None)
+        record.write(kube, Record("abc", padded(BOUND + 1)), None)
     assert "outgrew 512 KiB" in raised.value.what and "runs_kept" in raised.value.fix
     assert "\n" not in str(raised.value)
     assert kube.get("configmap", settings()["record"]) is None
-    record.write(kube, Record("abc", padded(MAX_RECORD_BYTES)), None)
-    assert record.read(kube)[0] == Record("abc", padded(MAX_RECORD_BYTES))
+    record.write(kube, Record("abc", padded(BOUND)), None)
+    assert record.read(kube)[0] == Record("abc", padded(BOUND))
 
 
 def test_writing_the_same_record_again_changes_nothing(kube, cluster, namespace):
@@ -113,6 +114,19 @@ def test_writing_the_same_record_again_changes_nothing(kube, cluster, namespace)
     second = version(cluster, namespace)
     record.write(kube, Record("c2", {"a": OVERLAYS["a"]}), record.read(kube)[1])
     assert record.read(kube)[0] == Record("c2", {"a": OVERLAYS["a"]}) and version(cluster, namespace) != second
+
+
+def test_an_unchanged_record_is_left_as_a_person_left_it(kube, cluster, namespace):
+    """Writing the same commit and content again sends nothing: a label a person changed on the record stays
+    as they set it, and the resourceVersion does not move."""
+    record.write(kube, Record("c1", OVERLAYS), None)
+    cluster.kubectl("label", "configmap", settings()["record"], "-n", namespace, "--overwrite",
+                    "app.kubernetes.io/managed-by=a-person")
+    edited = version(cluster, namespace)
+    record.write(kube, Record("c1", OVERLAYS), record.read(kube)[1])
+    shown = cluster.get("configmap", settings()["record"], "-n", namespace)
+    assert shown["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "a-person"
+    assert shown["metadata"]["resourceVersion"] == edited
 
 
 def test_what_an_overlay_recorded():
