@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from generator.render.kustomize import load_documents, render
-from kube_support import REPO, example_folders
+from kube_support import example_folders
 
 from .controlplane import ControlPlane, wait_until
 from .workloads import pods, provide_volumes

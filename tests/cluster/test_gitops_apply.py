@@ -13,31 +13,7 @@ from generator.deploy.plan import Plan, Step
 from generator.deploy.record import Record, read
 from generator.deploy.settings import settings
 
-LABEL = settings()["overlay_label"]
-HOLD = "nautilus.io/test-hold"  # a finalizer nobody removes but the test: the object stays while deleted
-
-
-def config(namespace: str, overlay: str, name: str, value: str = "1", held: bool = False) -> dict:
-    meta = {"name": name, "namespace": namespace, "labels": {LABEL: overlay}}
-    if held:
-        meta["finalizers"] = [HOLD]
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"value": value}}
-
-
-def job(namespace: str, overlay: str, name: str, image: str = "busybox:1", held: bool = False) -> dict:
-    """A suspended Job: no pod ever starts."""
-    meta = {"name": name, "namespace": namespace, "labels": {LABEL: overlay}}
-    if held:
-        meta["finalizers"] = [HOLD]
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never",
-                                                            "containers": [{"name": "main", "image": image}]}}}}
-
-
-def claim(namespace: str, overlay: str, name: str) -> dict:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": namespace, "labels": {LABEL: overlay}},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+from .gitops_objects import claim, config, job
 
 
 def live(kube: Kube, *objects: dict) -> dict[str, str]:
@@ -103,12 +79,12 @@ def test_new_objects_are_applied_per_overlay_and_recorded(kube, namespace):
     """Created and changed objects of each overlay are applied; the record lists, per overlay, what main
     renders with the live uids (an unchanged object too), remembers the runs started, and carries the commit."""
     ns = namespace
-    old = live(kube, config(ns, "a", "a-same"), config(ns, "a", "a-changed", "1"))
-    steps = [Step("a", "ConfigMap", "a-config", "create", obj=config(ns, "a", "a-config")),
-             Step("a", "Job", "a-run", "create", obj=job(ns, "a", "a-run")),
+    old = live(kube, config(ns, "a-same", "a"), config(ns, "a-changed", "a", {"value": "1"}))
+    steps = [Step("a", "ConfigMap", "a-config", "create", obj=config(ns, "a-config", "a")),
+             Step("a", "Job", "a-run", "create", obj=job(ns, "a-run", "a")),
              Step("a", "ConfigMap", "a-same", "same"),
-             Step("a", "ConfigMap", "a-changed", "change", fields=["data.value"], obj=config(ns, "a", "a-changed", "2")),
-             Step("b", "ConfigMap", "b-config", "create", obj=config(ns, "b", "b-config"))]
+             Step("a", "ConfigMap", "a-changed", "change", fields=["data.value"], obj=config(ns, "a-changed", "a", {"value": "2"})),
+             Step("b", "ConfigMap", "b-config", "create", obj=config(ns, "b-config", "b"))]
     written = carry_out(kube, steps, rendered=("a", "b"), commit="f00d")
     uids = {name: uid_of(kube, kind, name) for kind, name in
             [("ConfigMap", "a-config"), ("Job", "a-run"), ("ConfigMap", "a-same"), ("ConfigMap", "a-changed"),
@@ -126,7 +102,7 @@ def test_prune_and_stop_delete_only_the_recorded_object(kube, namespace):
     """A pruned or stopped object goes, and leaves the record, but only while it is still the object recorded:
     one recreated since (another uid) stays."""
     ns = namespace
-    uids = live(kube, config(ns, "a", "old-config"), job(ns, "a", "old-run"), config(ns, "a", "recreated"))
+    uids = live(kube, config(ns, "old-config", "a"), job(ns, "old-run", "a"), config(ns, "recreated", "a"))
     before = Record("c0", {"a": {"objects": [entry("ConfigMap", "old-config", uids["old-config"]),
                                              entry("Job", "old-run", uids["old-run"]),
                                              entry("ConfigMap", "recreated", "an-older-uid")], "runs": ["old-run"]}})
@@ -143,7 +119,7 @@ def test_what_is_deleted_but_still_there_leaves_the_record(kube, namespace, rele
     """A kept claim (main no longer has it, a person deletes it) and a pruned object still being deleted are
     not recorded any more, though still live with the recorded uid."""
     ns = namespace
-    uids = live(kube, claim(ns, "a", "a-storage"), config(ns, "a", "slow", held=True), job(ns, "a", "older-run"))
+    uids = live(kube, claim(ns, "a-storage", "a"), config(ns, "slow", "a", held=True), job(ns, "older-run", "a"))
     release("ConfigMap", "slow")
     before = Record("c0", {"a": {"objects": [entry("PersistentVolumeClaim", "a-storage", uids["a-storage"]),
                                              entry("ConfigMap", "slow", uids["slow"]),
@@ -160,8 +136,8 @@ def test_older_runs_still_live_stay_in_the_record(kube, namespace):
     """An older run still live with its recorded uid stays recorded once; one that is gone, or was recreated by
     someone else, leaves the record; a run started before is remembered once."""
     ns = namespace
-    uids = live(kube, job(ns, "a", "old-run"), job(ns, "a", "current-run"), config(ns, "a", "current"),
-                config(ns, "a", "by-hand"))
+    uids = live(kube, job(ns, "old-run", "a"), job(ns, "current-run", "a"), config(ns, "current", "a"),
+                config(ns, "by-hand", "a"))
     before = Record("c0", {"a": {"objects": [entry("Job", "old-run", uids["old-run"]),
                                              entry("Job", "vanished-run", "uid-of-a-finished-run"),
                                              entry("ConfigMap", "by-hand", "uid-of-the-one-we-applied"),
@@ -169,7 +145,7 @@ def test_older_runs_still_live_stay_in_the_record(kube, namespace):
                                              entry("Job", "current-run", uids["current-run"])],
                                  "runs": ["vanished-run", "old-run", "current-run"]}})
     steps = [Step("a", "ConfigMap", "current", "same"), Step("a", "Job", "current-run", "same"),
-             Step("a", "Job", "new-run", "create", obj=job(ns, "a", "new-run"))]
+             Step("a", "Job", "new-run", "create", obj=job(ns, "new-run", "a"))]
     written = carry_out(kube, steps, before)
     new = uid_of(kube, "Job", "new-run")
     assert written.overlays == {"a": {
@@ -182,7 +158,7 @@ def test_a_removed_overlay_leaves_the_record(kube, namespace):
     """An overlay main no longer has leaves the record; one not rendered this time (unchanged) keeps its entries."""
     before = Record("c0", {"a": {"objects": [], "runs": ["a-run"]}, "gone": {"objects": [], "runs": ["g-run"]},
                            "unchanged": {"objects": [entry("ConfigMap", "u", "uid-u")], "runs": ["u-run"]}})
-    written = carry_out(kube, [Step("a", "ConfigMap", "a-config", "create", obj=config(namespace, "a", "a-config"))],
+    written = carry_out(kube, [Step("a", "ConfigMap", "a-config", "create", obj=config(namespace, "a-config", "a"))],
                         before, removed=("gone",))
     assert written.overlays == {
         "a": {"objects": [entry("ConfigMap", "a-config", uid_of(kube, "ConfigMap", "a-config"))], "runs": ["a-run"]},
@@ -193,7 +169,7 @@ def test_the_runs_remembered_are_capped_oldest_first(kube, namespace):
     """An overlay remembers its last runs_kept runs (gitops.yaml): a new run drops the oldest."""
     kept = settings()["runs_kept"]
     before = Record("c0", {"a": {"objects": [], "runs": [f"run-{i}" for i in range(kept)]}})
-    written = carry_out(kube, [Step("a", "Job", f"run-{kept}", "create", obj=job(namespace, "a", f"run-{kept}"))], before)
+    written = carry_out(kube, [Step("a", "Job", f"run-{kept}", "create", obj=job(namespace, f"run-{kept}", "a"))], before)
     assert written.runs("a") == [f"run-{i}" for i in range(1, kept + 1)]
 
 
@@ -201,10 +177,10 @@ def test_a_replaced_job_is_gone_before_its_successor_is_created(kube, cluster, n
     """A Job the overlay asks to replace is deleted, and its successor of the same name is created only once
     the old one is gone (here it lingers a second): a new Job, recorded with its new uid."""
     ns = namespace
-    old = live(kube, job(ns, "a", "run", held=True))["run"]
+    old = live(kube, job(ns, "run", "a", held=True))["run"]
     free = release("Job", "run")
     waiter = release_when_deleted(cluster, ns, "jobs", "run", 1.0, free)
-    successor = job(ns, "a", "run", image="busybox:2")
+    successor = job(ns, "run", "a", image="busybox:2")
     written = carry_out(kube, [Step("a", "Job", "run", "replace", obj=successor, uid=old)])
     waiter.join()
     now = kube.get("jobs", "run")
@@ -230,12 +206,12 @@ class Clock:
 def test_a_replaced_job_that_is_not_deleted_stops_the_apply_after_two_minutes(kube, namespace, release, monkeypatch):
     """A replaced Job still there after 120 s stops the apply with an error naming it: nothing is created
     and the record is not written."""
-    old = live(kube, job(namespace, "a", "run", held=True))["run"]
+    old = live(kube, job(namespace, "run", "a", held=True))["run"]
     release("Job", "run")
     clock = Clock(61)
     monkeypatch.setattr(apply, "time", clock)
     with pytest.raises(TimeoutError, match=r"^jobs\.batch run was not deleted within 120 s$"):
-        carry_out(kube, [Step("a", "Job", "run", "replace", obj=job(namespace, "a", "run", image="busybox:2"), uid=old)])
+        carry_out(kube, [Step("a", "Job", "run", "replace", obj=job(namespace, "run", "a", image="busybox:2"), uid=old)])
     assert clock.sleeps == 2
     assert kube.get("jobs", "run")["metadata"]["uid"] == old
     assert kube.get("configmaps", settings()["record"]) is None
@@ -247,7 +223,7 @@ def test_waiting_for_an_object_to_go(kube, cluster, namespace, release):
     start = time.monotonic()
     apply._wait_gone(kube, "configmaps", "never-there", seconds=5)
     assert time.monotonic() - start < 2
-    live(kube, config(namespace, "a", "slow", held=True), config(namespace, "a", "stuck", held=True))
+    live(kube, config(namespace, "slow", "a", held=True), config(namespace, "stuck", "a", held=True))
     free, _ = release("ConfigMap", "slow"), release("ConfigMap", "stuck")
     cluster.kubectl("delete", "configmap", "slow", "stuck", "-n", namespace, "--wait=false")
     waiter = release_when_deleted(cluster, namespace, "configmaps", "slow", 0.5, free)
@@ -284,7 +260,7 @@ def test_an_object_recreated_during_the_apply_is_not_recorded_as_ours(kube, clus
     """The record names the object the apply made (its uid), not one a person made in its place a moment later,
     so a later plan never prunes theirs."""
     hand = RecreatedByHand(namespace, cluster)
-    written = carry_out(hand, [Step("a", "ConfigMap", "shared", "create", obj=config(namespace, "a", "shared"))])
+    written = carry_out(hand, [Step("a", "ConfigMap", "shared", "create", obj=config(namespace, "shared", "a"))])
     theirs = uid_of(kube, "ConfigMap", "shared")
     assert theirs and theirs != hand.applied["metadata"]["uid"]
     assert written.objects("a") == [entry("ConfigMap", "shared", hand.applied["metadata"]["uid"])]

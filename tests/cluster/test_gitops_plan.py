@@ -6,38 +6,8 @@ from generator.deploy import plan
 from generator.deploy.desired import Overlay
 from generator.deploy.plan import Plan, Step, active, differences, normalised, resource
 from generator.deploy.record import Record
-from generator.deploy.settings import settings
 
-LABEL = settings()["overlay_label"]
-REPLACE = {settings()["on_new_run_annotation"]: "replace"}
-
-
-def meta(namespace: str, name: str, overlay: str | None, labels: dict | None = None, annotations: dict | None = None) -> dict:
-    found = {"name": name, "namespace": namespace, "labels": {**({LABEL: overlay} if overlay else {}), **(labels or {})}}
-    return {**found, "annotations": annotations} if annotations else found
-
-
-def config(namespace: str, name: str, overlay: str | None = "cells", data: dict | None = None, **extra) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(namespace, name, overlay),
-            "data": data or {"train.yaml": "epochs: 1\n"}, **extra}
-
-
-def job(namespace: str, name: str, stage: str = "train", overlay: str = "cells", completions: int = 1,
-        annotations: dict | None = None) -> dict:
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": meta(namespace, name, overlay, {"nautilus.io/stage": stage}, annotations),
-            "spec": {"completions": completions, "backoffLimit": 0, "template": {"spec": {
-                "restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36"}]}}}}
-
-
-def claim(namespace: str, name: str, overlay: str = "cells") -> dict:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta(namespace, name, overlay),
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
-
-
-def service(namespace: str, name: str, overlay: str = "cells") -> dict:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(namespace, name, overlay),
-            "spec": {"ports": [{"port": 80}]}}
+from .gitops_objects import REPLACE, claim, config, job, service
 
 
 def overlay(name: str, *objects: dict) -> Overlay:
