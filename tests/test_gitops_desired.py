@@ -40,20 +40,31 @@ def summary(overlays) -> list[tuple[str, list[tuple[str, str, str]]]]:
 def test_an_artifact_gives_this_namespaces_overlays_labelled_and_skips_the_others(tmp_path):
     """Each <overlay>.yaml of the namespace becomes an overlay, in name order, its objects in the file's order
     labelled with the overlay (labels of their own kept) and its text as rendered; an overlay of another
-    namespace, or spread over two, or without a namespace, is skipped by name."""
+    namespace, or without a namespace, is skipped by name."""
     cells = write(tmp_path, "cells.yaml", obj("ConfigMap", "cells-train-1", team="vision"), obj("Job", "cells-train-1"))
     write(tmp_path, "bees.yaml", obj("Service", "bees-tb"))
     write(tmp_path, "other.yaml", obj("ConfigMap", "other-data", "elsewhere"))
-    write(tmp_path, "mixed.yaml", obj("ConfigMap", "mixed-data"), obj("Job", "mixed-train", "elsewhere"))
     write(tmp_path, "bare.yaml", obj("ConfigMap", "bare-data", None))
     overlays, skipped = from_folder(tmp_path, "lab")
     assert summary(overlays) == [("bees", [("Service", "bees-tb", "bees")]),
                                  ("cells", [("ConfigMap", "cells-train-1", "cells"), ("Job", "cells-train-1", "cells")])]
-    assert skipped == ["bare", "mixed", "other"]
+    assert skipped == ["bare", "other"]
     assert overlays[1].objects[0]["metadata"]["labels"] == {"team": "vision", LABEL: "cells"}
     assert overlays[1].text == cells.read_text()
     other, skipped = from_folder(tmp_path, "elsewhere")
-    assert summary(other) == [("other", [("ConfigMap", "other-data", "other")])] and skipped == ["bare", "bees", "cells", "mixed"]
+    assert summary(other) == [("other", [("ConfigMap", "other-data", "other")])] and skipped == ["bare", "bees", "cells"]
+
+
+def test_an_overlay_with_an_object_in_another_namespace_is_refused_not_half_applied(tmp_path):
+    """The deploy of either namespace stops with the object named and the fix, instead of applying part of the
+    overlay or passing over it in silence."""
+    write(tmp_path, "mixed.yaml", obj("ConfigMap", "mixed-data"), obj("Job", "mixed-train", "elsewhere"))
+    for namespace, stray, where in (("lab", "Job/mixed-train", "elsewhere"), ("elsewhere", "ConfigMap/mixed-data", "lab")):
+        with pytest.raises(UsageError) as refused:
+            from_folder(tmp_path, namespace)
+        assert str(refused.value) == (f"overlays/mixed: {stray} is in namespace {where!r}, not {namespace!r}; "
+                                      "deploy one namespace per identity; fix the overlay's namespace")
+    assert from_folder(tmp_path, "third") == ([], ["mixed"])
 
 
 def test_labelling_copies_the_object_and_gives_a_bare_one_metadata():

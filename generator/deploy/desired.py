@@ -69,9 +69,9 @@ def _build(found: list[tuple[str, str]], namespace: str) -> tuple[list[Overlay],
     overlays, skipped = [], []
     for name, text in found:
         objects = pipeline.load_documents(text, f"overlays/{name}")
-        if {(o.get("metadata") or {}).get("namespace") for o in objects} != {namespace}:
-            skipped.append(name)
+        if namespace not in {(o.get("metadata") or {}).get("namespace") for o in objects}:
+            skipped.append(name)  # another namespace's overlay
             continue
-        _check(name, objects, namespace)
+        _check(name, objects, namespace)  # an object of it elsewhere is refused: never half an overlay applied
         overlays.append(Overlay(name, [_labelled(o, name) for o in objects], text))
     return overlays, skipped
