@@ -60,6 +60,7 @@ VERDICTS = [
     (["bash", "-e", "sleep infinity"], None, None),  # runs a file named "sleep infinity"
     (["bash", "--norc", "-c", "sleep infinity"], NEVER, None),
     (["sh", "-c", "sleep infinity", "argv0"], NEVER, None),
+    (sh("sh -c 'sleep infinity' \"$NAME\""), NEVER, None),  # an argument known only at run time: $0 of the script
     (sh("sleep infinity", "zsh"), NEVER, None),
     (sh("bash -c 'sleep infinity'", "dash"), NEVER, None),
     # comments, continuations, quoting
@@ -84,6 +85,7 @@ VERDICTS = [
     (sh("python x | sleep 600"), "the command ends in `sleep 600` (idle until it ends)", None),
     (sh("sleep 600 | cat"), None, None),  # a pipeline ends as its last command does
     (sh("sleep infinity && python x"), NEVER, None),
+    (sh("sleep infinity <<< x"), NEVER, None),  # input is not an argument
     (sh("exit 1 || sleep infinity"), None, None),
     (sh('echo "$(sleep infinity)"'), NEVER, None),
     (sh("X=$(sleep infinity) python x"), NEVER, None),
@@ -161,6 +163,8 @@ def test_parse_time_is_bounded_by_the_repository_policy(tmp_path, monkeypatch):
     policy = (REPO / "schemas/policy.yaml").read_text()
     (tmp_path / "schemas/policy.yaml").write_text(policy.replace("max_parse_seconds: 1", "max_parse_seconds: 0"))
     monkeypatch.chdir(tmp_path)
+    short = verdict(sh("python z; sleep infinity"))  # parsed before the parser looks at the clock: too slow all the same
+    assert (short.idle, short.unchecked) == (None, "the script took longer than 0 s to parse")
     long_script = "python x\n" * 6000 + "sleep infinity"  # long enough for the parser to be cancelled midway
     found = verdict(sh(long_script))
     assert (found.idle, found.unchecked) == (None, "the script took longer than 0 s to parse")
