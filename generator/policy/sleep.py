@@ -334,6 +334,8 @@ class _Walker:
             return False
         condition = [c for c in node.named_children if c.type not in ("do_group", "comment")]
         last = condition[-1] if condition else None
+        if last is not None and last.type == "redirected_statement":  # `while true 2>/dev/null`: its command decides
+            last = last.child_by_field_name("body")
         words = _text(last).split() if last is not None and last.type == "test_command" else (
             self.words(last) if last is not None and last.type == "command" else None)
         if not words or None in words:
