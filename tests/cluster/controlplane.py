@@ -21,12 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".tools" / "bin"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl")
-# Client certificates: file name -> (user, group). kwok writes node and pod status for every node, which
-# the Node authorizer would only allow per node, so it runs as an admin like a test harness would.
 # The environment variable naming the folder of a control plane that another process started and keeps
 # running (bench/mutation.py shares one with every mutant's tests): the tests attach to it.
 SHARED = "NAUTILUS_TEST_CONTROLPLANE"
 TEST_NAMESPACE_PREFIX = "test-"  # of every namespace a test makes (conftest.py)
+# Client certificates: file name -> (user, group). kwok writes node and pod status for every node, which
+# the Node authorizer would only allow per node, so it runs as an admin like a test harness would.
 CLIENTS = {
     "admin": ("nautilus-test-admin", "system:masters"),
     "kwok": ("kwok", "system:masters"),
@@ -76,9 +76,7 @@ class ControlPlane:
     def attached(cls, workdir: Path, bin_dir: Path = TOOLS_BIN) -> "ControlPlane":
         """The control plane another process started in workdir and keeps running (see SHARED): its address and
         credentials, and no processes of ours to stop."""
-        plane = cls.__new__(cls)
-        plane.dir, plane.bin, plane.processes = Path(workdir), Path(bin_dir), {}
-        plane.pki, plane.kubeconfig = plane.dir / "pki", plane.dir / "admin.kubeconfig"
+        plane = cls(workdir, bin_dir)
         plane.server = json.loads(plane.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
         plane.ports = {"apiserver": int(plane.server.rsplit(":", 1)[1])}
         return plane
